@@ -1,0 +1,1 @@
+"""Fixtures shared by the cross-component tests (see tests/support/ for helpers)."""
