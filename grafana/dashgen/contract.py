@@ -1,0 +1,70 @@
+"""Names fixed by the cross-team contract (DESIGN.md) that the dashboards read.
+
+Kept in one module so a renamed metric or rule is changed here once, and so the
+tests can tell a contract name from a typo.
+"""
+
+from __future__ import annotations
+
+# Datasource UIDs provisioned in grafana/provisioning/datasources/.
+PROMETHEUS_UID = "prometheus"
+LOKI_UID = "loki"
+TEMPO_UID = "tempo"
+ALERTMANAGER_UID = "alertmanager"
+
+# Dashboard UIDs; alerts' dashboard_url annotations point at these.
+OVERVIEW_UID = "obs-service-overview"
+HEALTH_UID = "obs-health"
+LOGS_UID = "obs-logs"
+STACK_UID = "obs-stack"
+
+# Every dashboard carries this tag; the dashboard links select on it.
+STACK_TAG = "observability-stack"
+
+# The label every service series carries (target label, OTLP resource attribute
+# or the sidecar's own label); dashboards never select on `job`.
+SERVICE_LABEL = "service_name"
+
+# Service HTTP metrics: the same names from the scraped prometheus-client
+# exposition, from OTLP-pushed OTel metrics and from the sidecar's access-log parser.
+HTTP_DURATION = "http_server_request_duration_seconds"
+HTTP_ACTIVE = "http_server_active_requests"
+
+# Sidecar log shipping.
+LOG_LINES_READ = "sidecar_log_lines_read_total"
+LOG_LINES_SHIPPED = "sidecar_log_lines_shipped_total"
+LOG_LINES_DROPPED = "sidecar_log_lines_dropped_total"
+LOG_SHIP_REQUESTS = "sidecar_log_ship_requests_total"
+LOG_SHIP_DURATION = "sidecar_log_ship_duration_seconds"
+LOG_BACKLOG = "sidecar_log_backlog_bytes"
+LOG_SPOOL = "sidecar_log_spool_bytes"
+LOG_LAST_SHIPPED = "sidecar_log_last_shipped_timestamp_seconds"
+LOG_MESSAGES = "sidecar_log_messages_total"
+
+# Sidecar health aggregation.
+HEALTH_CHECK_UP = "sidecar_health_check_up"
+HEALTH_CHECK_STATUS = "sidecar_health_check_status"
+HEALTH_CHECK_DURATION = "sidecar_health_check_duration_seconds"
+HEALTH_STATUS = "sidecar_health_status"
+
+# Recording rules (prometheus/rules).
+RULE_REQUESTS = "service_name:http_server_requests:rate5m"
+RULE_ERROR_RATIO = "service_name:http_server_request_errors:ratio_rate5m"
+RULE_P95 = "service_name:http_server_request_duration_seconds:p95_rate5m"
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+
+def slo_error_ratio_rule(slo: str, window: str) -> str:
+    """The recorded error ratio of `slo` (availability | latency) over `window`."""
+    return f"service_name:slo_{slo}_errors:ratio_rate{window}"
+
+
+def slo_objective_rule(slo: str) -> str:
+    """The recorded objective of `slo` (availability | latency), e.g. 0.999."""
+    return f"service_name:slo_{slo}:objective"
+
+
+# Loki stream labels the sidecar sets (low cardinality) and the structured
+# metadata it attaches to each line.
+LOKI_STREAM_LABELS = ("service_name", "level", "source")
+LOKI_STRUCTURED_METADATA = ("trace_id", "span_id")
