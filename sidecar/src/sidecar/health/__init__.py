@@ -1,0 +1,1 @@
+"""Health checks of the watched services, their aggregate at GET /health, and their metrics."""
