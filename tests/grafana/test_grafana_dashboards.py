@@ -1,0 +1,194 @@
+"""Dashboard structure: generated and current, the dashboard-linter rules, UIDs, links, LogQL.
+
+The PromQL side of the linter (valid expressions, $__rate_interval in rates) needs
+the real Prometheus parser and lives in test_grafana_promql.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from grafana.dashgen.contract import LOKI_STREAM_LABELS, LOKI_STRUCTURED_METADATA, STACK_TAG
+from grafana.dashgen.render import rendered, stale, write
+from tests.grafana.model import (
+    DASHBOARD_DIR,
+    DASHBOARD_UIDS,
+    dashboards,
+    datasource_kind,
+    datasource_provisioning,
+    panels,
+    targets,
+    variables,
+)
+
+# dashboard-linter's panel-units-rule list (Grafana's valueFormats categories),
+# restricted to the categories a service dashboard can meaningfully use.
+VALID_UNITS = {
+    "none", "string", "short", "percent", "percentunit", "bytes", "decbytes", "bits",
+    "Bps", "binBps", "bps", "pps", "ns", "µs", "ms", "s", "m", "h", "d", "dtdurations",
+    "dtdurationms", "cps", "ops", "reqps", "rps", "wps", "iops", "cpm", "opm", "rpm",
+    "bool", "bool_yes_no", "bool_on_off", "dateTimeAsIso", "dateTimeFromNow",
+}  # fmt: skip
+
+ALL_DASHBOARDS = sorted(DASHBOARD_UIDS)
+
+
+def _panels_of(uid: str) -> list[dict]:
+    return list(panels(dashboards()[uid]))
+
+
+def test_committed_dashboards_are_exactly_what_the_generator_writes() -> None:
+    problems = stale()
+    assert problems == [], f"stale dashboards {problems}: run `python -m grafana.dashgen`"
+
+
+def test_staleness_check_catches_a_hand_edit_and_an_orphan(tmp_path: Path) -> None:
+    write(tmp_path)
+    assert stale(tmp_path) == []
+    edited = tmp_path / "obs-health.json"
+    edited.write_text(edited.read_text().replace("Aggregate status", "Hand edited"))
+    (tmp_path / "orphan.json").write_text("{}")
+    assert stale(tmp_path) == ["obs-health.json", "orphan.json"]
+
+
+def test_every_dashboard_file_parses_and_the_four_fixed_uids_exist() -> None:
+    for path in DASHBOARD_DIR.glob("*.json"):
+        json.loads(path.read_text())
+    assert set(dashboards()) == DASHBOARD_UIDS
+    assert set(rendered()) == {f"{uid}.json" for uid in DASHBOARD_UIDS}
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_template_datasource_rule(uid: str) -> None:
+    dashboard = dashboards()[uid]
+    templated = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert templated, "no datasource variable"
+    provisioned = {ds["uid"]: ds["type"] for ds in datasource_provisioning()}
+    for variable in templated:
+        # The linter's naming: `datasource` when alone, else `<kind>_datasource`.
+        allowed = {f"{variable['query']}_datasource"}
+        if len(templated) == 1:
+            allowed.add("datasource")
+        assert variable["name"] in allowed
+        assert provisioned[variable["current"]["value"]] == variable["query"]
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_service_name_variable_refreshes_on_time_change(uid: str) -> None:
+    variable = variables(dashboards()[uid])["service_name"]
+    assert variable["type"] == "query"
+    assert re.fullmatch(r"label_values\(\w+, service_name\)", variable["definition"])
+    assert variable["refresh"] == 2  # dashboard-linter template-on-time-change-reload-rule
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_panel_datasource_rule_every_reference_resolves_to_a_provisioned_uid(uid: str) -> None:
+    dashboard = dashboards()[uid]
+    provisioned_kinds = {ds["type"] for ds in datasource_provisioning()}
+    refs = [p["datasource"] for p in panels(dashboard)]
+    refs += [t["datasource"] for p in panels(dashboard) for t in p["targets"]]
+    refs += [v["datasource"] for v in dashboard["templating"]["list"] if "datasource" in v]
+    for ref in refs:
+        # Panels must go through the datasource variable, never a hard-coded UID.
+        assert ref["uid"].startswith("${"), ref
+        assert datasource_kind(dashboard, ref) == ref["type"] and ref["type"] in provisioned_kinds
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_every_panel_has_a_title_a_description_and_a_valid_unit(uid: str) -> None:
+    for panel in _panels_of(uid):
+        assert panel["title"].strip(), panel
+        assert len(panel["description"].strip()) >= 20, panel["title"]
+        assert panel["fieldConfig"]["defaults"]["unit"] in VALID_UNITS, panel["title"]
+        assert panel["targets"], f"{panel['title']} has no query"  # panel-no-targets-rule
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_dashboards_are_not_editable_in_the_ui(uid: str) -> None:
+    assert dashboards()[uid]["editable"] is False  # dashboard-linter uneditable rule
+
+
+def test_every_dashboard_links_to_all_the_others() -> None:
+    boards = dashboards()
+    for uid, dashboard in boards.items():
+        tagged = {
+            other
+            for link in dashboard["links"]
+            if link["type"] == "dashboards" and link["includeVars"] and link["keepTime"]
+            for other, target in boards.items()
+            if set(link["tags"]) <= set(target["tags"])
+        }
+        assert tagged >= DASHBOARD_UIDS - {uid}, uid
+        assert STACK_TAG in dashboard["tags"]
+
+
+def test_panel_links_point_at_existing_dashboards_and_keep_the_service() -> None:
+    linked = 0
+    for dashboard in dashboards().values():
+        for panel in panels(dashboard):
+            for link in panel["links"]:
+                target = re.fullmatch(r"/d/([\w-]+)\?(.*)", link["url"])
+                assert target is not None and target.group(1) in DASHBOARD_UIDS, link
+                assert "${service_name:queryparam}" in target.group(2), link
+                linked += 1
+    assert linked >= 4
+
+
+def test_no_query_selects_or_groups_by_job() -> None:
+    # Services are chosen by service_name only (DESIGN.md); a job matcher would
+    # miss OTLP-pushed and access-log-derived series.
+    assert [str(t) for t in targets() if re.search(r"\bjob\b", t.expr)] == []
+
+
+# --- LogQL: no Loki here, so check structure against what the sidecar ships. ---
+
+STREAM_SELECTOR = re.compile(r"\{(?P<body>[^{}]*)\}")
+MATCHER = re.compile(r'\s*(?P<label>\w+)\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*')
+LABEL_FILTER = re.compile(r'\|\s*(?P<label>\w+)\s*(?:=~|!~|!=|=)\s*"')
+
+
+def _logql_targets() -> list:
+    return targets("loki")
+
+
+def test_there_are_loki_panels_for_volume_errors_and_trace() -> None:
+    titles = {t.panel for t in _logql_targets()}
+    assert {"Log volume by level (Loki)", "Error logs", "Logs of trace $trace_id"} <= titles
+
+
+@pytest.mark.parametrize("target", _logql_targets(), ids=str)
+def test_logql_selects_only_stream_labels_the_sidecar_sets(target) -> None:
+    selectors = STREAM_SELECTOR.findall(target.expr)
+    assert len(selectors) == 1, target
+    matchers = [m for m in selectors[0].split(",") if m.strip()]
+    parsed = [MATCHER.fullmatch(m) for m in matchers]
+    assert all(parsed), f"unparsable matcher in {target}"
+    labels = {m["label"] for m in parsed if m}
+    assert labels <= set(LOKI_STREAM_LABELS), target
+    # Loki refuses a selector whose every matcher matches the empty string.
+    assert any((m["op"] == "=" and m["value"]) or m["value"] in {".+"} for m in parsed if m)
+
+
+@pytest.mark.parametrize("target", _logql_targets(), ids=str)
+def test_logql_filters_only_on_structured_metadata_and_uses_auto_ranges(target) -> None:
+    filtered = set(LABEL_FILTER.findall(target.expr))
+    assert filtered <= set(LOKI_STRUCTURED_METADATA) | set(LOKI_STREAM_LABELS), target
+    # dashboard-linter target-logql-auto-rule: range aggregations use $__auto.
+    ranges = re.findall(r"\[([^\]]+)\]", target.expr)
+    assert all(r.strip() == "$__auto" for r in ranges), target
+    assert target.expr.count("(") == target.expr.count(")")
+    assert target.expr.count("{") == target.expr.count("}")
+
+
+def test_trace_logs_match_the_tempo_trace_to_logs_query() -> None:
+    # "From the trace its logs": Tempo's link and the dashboard panel must agree.
+    (tempo,) = [ds for ds in datasource_provisioning() if ds["uid"] == "tempo"]
+    tempo_query = tempo["jsonData"]["tracesToLogsV2"]["query"].replace(
+        "$${__trace.traceId}", "$trace_id"
+    )
+    (panel,) = [t for t in _logql_targets() if t.panel == "Logs of trace $trace_id"]
+    assert panel.expr == tempo_query
