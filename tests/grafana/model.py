@@ -102,11 +102,8 @@ def variable_queries() -> list[Target]:
         for variable in dashboard["templating"]["list"]:
             if variable["type"] == "query":
                 kind = datasource_kind(dashboard, variable["datasource"])
-                out.append(
-                    Target(
-                        dashboard["uid"], f"${variable['name']}", kind, variable["definition"], True
-                    )
-                )
+                name = f"${variable['name']}"
+                out.append(Target(dashboard["uid"], name, kind, variable["definition"], True))
     return out
 
 

@@ -95,7 +95,8 @@ def test_panel_datasource_rule_every_reference_resolves_to_a_provisioned_uid(uid
     for ref in refs:
         # Panels must go through the datasource variable, never a hard-coded UID.
         assert ref["uid"].startswith("${"), ref
-        assert datasource_kind(dashboard, ref) == ref["type"] and ref["type"] in provisioned_kinds
+        assert datasource_kind(dashboard, ref) == ref["type"]
+        assert ref["type"] in provisioned_kinds
 
 
 @pytest.mark.parametrize("uid", ALL_DASHBOARDS)
@@ -132,7 +133,8 @@ def test_panel_links_point_at_existing_dashboards_and_keep_the_service() -> None
         for panel in panels(dashboard):
             for link in panel["links"]:
                 target = re.fullmatch(r"/d/([\w-]+)\?(.*)", link["url"])
-                assert target is not None and target.group(1) in DASHBOARD_UIDS, link
+                assert target is not None, link
+                assert target.group(1) in DASHBOARD_UIDS, link
                 assert "${service_name:queryparam}" in target.group(2), link
                 linked += 1
     assert linked >= 4

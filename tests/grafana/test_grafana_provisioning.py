@@ -1,4 +1,4 @@
-"""Provisioning: datasources with the contract's UIDs and cross-links, and the dashboard provider."""
+"""Provisioning: datasources with the contract's UIDs and links, and the dashboard provider."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def test_tempo_links_to_loki_logs_and_prometheus_metrics() -> None:
     settings = _by_uid()["tempo"]["jsonData"]
     logs = settings["tracesToLogsV2"]
     assert logs["datasourceUid"] == "loki"
-    assert "trace_id" in logs["query"] and "${__trace.traceId}" in logs["query"]
+    assert "trace_id" in logs["query"]
+    assert "${__trace.traceId}" in logs["query"]
     metrics = settings["tracesToMetrics"]
     assert metrics["datasourceUid"] == "prometheus"
     assert {"key": "service.name", "value": "service_name"} in metrics["tags"]
