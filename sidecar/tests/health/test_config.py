@@ -36,7 +36,12 @@ def test_both_kinds_and_defaults() -> None:
     assert isinstance(http, HttpCheck)
     assert isinstance(tcp, TcpCheck)
     assert (http.method, http.expected_status, http.critical) == ("GET", ["2xx"], True)
-    assert (http.interval, http.timeout, http.failure_threshold, http.success_threshold) == (
+    assert (
+        http.interval_seconds,
+        http.timeout_seconds,
+        http.failure_threshold,
+        http.success_threshold,
+    ) == (
         10.0,
         2.0,
         3,
@@ -54,8 +59,8 @@ def test_both_kinds_and_defaults() -> None:
         (_http(expected_status=["2xy"]), "checks.0.http.expected_status", "2xy"),
         (_http(json_path="status", expected_value="ok"), "checks.0.http.json_path", "$"),
         (_http(json_path="$.status"), "checks.0.http", "expected_value"),
-        (_http(timeout=20), "checks.0.http", "timeout"),
-        (_http(interval=0), "checks.0.http.interval", "greater than 0"),
+        (_http(timeout_seconds=20), "checks.0.http", "timeout_seconds"),
+        (_http(interval_seconds=0), "checks.0.http.interval_seconds", "greater than 0"),
         (_http(failure_threshold=0), "checks.0.http.failure_threshold", "1"),
         (_http(surprise=1), "checks.0.http.surprise", "Extra"),
         (

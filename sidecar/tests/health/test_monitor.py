@@ -131,12 +131,17 @@ async def test_hanging_target_delays_neither_other_checks_nor_health(target: Any
         {
             "name": f"hang{i}",
             "url": target.answer(f"/hang{i}", hang=True),
-            "timeout": 2,
-            "interval": 30,
+            "timeout_seconds": 2,
+            "interval_seconds": 30,
         }
         for i in range(5)
     ]
-    fast = {"name": "fast", "url": target.answer("/fast"), "interval": 0.05, "timeout": 0.05}
+    fast = {
+        "name": "fast",
+        "url": target.answer("/fast"),
+        "interval_seconds": 0.05,
+        "timeout_seconds": 0.05,
+    }
     monitor = _monitor([*hanging, fast])
     runner = asyncio.create_task(monitor.run())
     try:
@@ -183,8 +188,18 @@ async def test_a_crashing_probe_fails_its_check_only(
     monkeypatch.setattr(monitor_module, "run_probe", probe)
     monitor = _monitor(
         [
-            {"name": "buggy", "url": target.answer("/a"), "interval": 0.05, "timeout": 0.05},
-            {"name": "fine", "url": target.answer("/b"), "interval": 0.05, "timeout": 0.05},
+            {
+                "name": "buggy",
+                "url": target.answer("/a"),
+                "interval_seconds": 0.05,
+                "timeout_seconds": 0.05,
+            },
+            {
+                "name": "fine",
+                "url": target.answer("/b"),
+                "interval_seconds": 0.05,
+                "timeout_seconds": 0.05,
+            },
         ]
     )
     runner = asyncio.create_task(monitor.run())

@@ -21,8 +21,8 @@ class _CheckBase(BaseModel):
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
     service_name: Annotated[str, Field(min_length=1)]
-    interval: Annotated[float, Field(gt=0, description="seconds between two runs")] = 10.0
-    timeout: Annotated[float, Field(gt=0, description="seconds one run may take")] = 2.0
+    interval_seconds: Annotated[float, Field(gt=0, description="seconds between two runs")] = 10.0
+    timeout_seconds: Annotated[float, Field(gt=0, description="seconds one run may take")] = 2.0
     # Consecutive results needed before the published status flips (flap suppression).
     failure_threshold: Annotated[int, Field(ge=1)] = 3
     success_threshold: Annotated[int, Field(ge=1)] = 1
@@ -30,9 +30,10 @@ class _CheckBase(BaseModel):
 
     @model_validator(mode="after")
     def _timeout_within_interval(self) -> _CheckBase:
-        if self.timeout > self.interval:
+        if self.timeout_seconds > self.interval_seconds:
             raise ValueError(
-                f"timeout ({self.timeout}) must not exceed interval ({self.interval}): "
+                f"timeout_seconds ({self.timeout_seconds}) must not exceed "
+                f"interval_seconds ({self.interval_seconds}): "
                 "a run would still be going when the next one is due"
             )
         return self

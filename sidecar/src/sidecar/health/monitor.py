@@ -63,7 +63,7 @@ class HealthMonitor:
                 async with asyncio.TaskGroup() as group:
                     count = len(self._states)
                     for index, state in enumerate(self._states.values()):
-                        delay = index * min(state.check.interval / count, MAX_START_SPACING)
+                        delay = index * min(state.check.interval_seconds / count, MAX_START_SPACING)
                         group.create_task(
                             self._repeat(state, delay), name=f"health-check {state.check.name}"
                         )
@@ -106,7 +106,7 @@ class HealthMonitor:
         assert self._client is not None
         while True:
             await self._run_check(self._client, state)
-            due += state.check.interval
+            due += state.check.interval_seconds
             # A run that overran (suspended machine, overloaded loop) skips the missed
             # slots instead of firing them back to back.
             due = max(due, loop.time())

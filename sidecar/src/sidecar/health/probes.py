@@ -52,7 +52,7 @@ async def run_probe(client: httpx.AsyncClient, check: HttpCheck | TcpCheck) -> P
     """Run `check` once within its timeout."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(check.timeout):
+        async with asyncio.timeout(check.timeout_seconds):
             if isinstance(check, HttpCheck):
                 status, error, sub_checks = await _probe_http(client, check)
             else:
@@ -61,7 +61,7 @@ async def run_probe(client: httpx.AsyncClient, check: HttpCheck | TcpCheck) -> P
     except _Failed as failure:
         status, error, sub_checks = "fail", str(failure), failure.sub_checks
     except (TimeoutError, httpx.TimeoutException):
-        status, error, sub_checks = "fail", f"timed out after {check.timeout:g} s", None
+        status, error, sub_checks = "fail", f"timed out after {check.timeout_seconds:g} s", None
     except (httpx.HTTPError, OSError) as exc:
         status, error, sub_checks = "fail", describe_connect_error(exc, check), None
     return ProbeResult(status, time.perf_counter() - started, error, sub_checks)
@@ -99,7 +99,7 @@ async def _probe_http(
     client: httpx.AsyncClient, check: HttpCheck
 ) -> tuple[Status, str | None, dict[str, Any] | None]:
     async with client.stream(
-        check.method, check.url, headers=check.headers, timeout=check.timeout
+        check.method, check.url, headers=check.headers, timeout=check.timeout_seconds
     ) as response:
         body = await _read_capped(response)
     status: Status = "pass"
