@@ -1,0 +1,1 @@
+"""Log shipping: tail sources, batch, push to Loki, checkpoint what Loki acknowledged."""

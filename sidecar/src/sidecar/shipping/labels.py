@@ -1,0 +1,34 @@
+"""Loki stream label sets: static labels plus service_name, level and source."""
+
+from __future__ import annotations
+
+
+def _quote(value: str) -> str:
+    # Loki parses label values as Go string literals.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def render(labels: dict[str, str]) -> str:
+    """`{a="1", b="2"}`, names sorted, the form Loki's protobuf push expects."""
+    return "{" + ", ".join(f"{name}={_quote(labels[name])}" for name in sorted(labels)) + "}"
+
+
+class StreamLabels:
+    """Label strings per level for one source, rendered once and reused."""
+
+    def __init__(self, static: dict[str, str], service_name: str, source: str) -> None:
+        self._base = {**static, "service_name": service_name, "source": source}
+        self._rendered: dict[str, str] = {}
+        self._dicts: dict[str, dict[str, str]] = {}
+
+    def for_level(self, level: str) -> str:
+        rendered = self._rendered.get(level)
+        if rendered is None:
+            labels = {**self._base, "level": level}
+            rendered = render(labels)
+            self._rendered[level] = rendered
+            self._dicts[rendered] = labels
+        return rendered
+
+    def as_dict(self, rendered: str) -> dict[str, str]:
+        return self._dicts[rendered]

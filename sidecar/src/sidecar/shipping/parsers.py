@@ -1,0 +1,154 @@
+"""Turn one decoded line into what Loki needs: level, timestamp, metadata, the line itself.
+
+Each parser returns (line, level, timestamp_ns or None, metadata or None, record or None,
+malformed reason or None). The record is the parsed JSON object (for the access-log
+recorder); `malformed` names why the line was shipped raw (e.g. "not_json").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from sidecar.config import SourceConfig
+from sidecar.shipping.timestamps import parse_epoch, parse_rfc3339, parse_with_format
+
+Metadata = tuple[tuple[str, str], ...]
+Parsed = tuple[str, str, int | None, Metadata | None, dict[str, Any] | None, str | None]
+
+UNKNOWN_LEVEL = "unknown"
+# Levels become a stream label, so unknown spellings collapse to one value.
+KNOWN_LEVELS = frozenset(
+    {"trace", "debug", "info", "notice", "warn", "warning", "error", "critical", "fatal", "panic"}
+)
+
+
+def normalise_level(value: object) -> str:
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered in KNOWN_LEVELS:
+            return lowered
+    return UNKNOWN_LEVEL
+
+
+def _record_timestamp(value: object) -> int | None:
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return parse_epoch(value)
+    return None
+
+
+class JsonParser:
+    def __init__(self, source: SourceConfig) -> None:
+        fields = source.json_fields
+        self._ts, self._level = fields.timestamp, fields.level
+        self._trace, self._span = fields.trace_id, fields.span_id
+        self._fallback = TextParser(source)
+
+    def __call__(self, line: str) -> Parsed:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            record = None
+        if type(record) is not dict:
+            parsed = self._fallback(line)
+            return line, parsed[1], parsed[2], None, None, "not_json"
+        return self.from_record(line, record)
+
+    def from_record(self, line: str, record: dict[str, Any]) -> Parsed:
+        trace = record.get(self._trace)
+        span = record.get(self._span)
+        meta: Metadata | None = None
+        if trace or span:
+            pairs = []
+            if isinstance(trace, str) and trace:
+                pairs.append(("trace_id", trace))
+            if isinstance(span, str) and span:
+                pairs.append(("span_id", span))
+            meta = tuple(pairs) or None
+        stamp = record.get(self._ts)
+        ts = _record_timestamp(stamp) if stamp is not None else None
+        return (
+            line,
+            normalise_level(record.get(self._level)),
+            ts,
+            meta,
+            record,
+            "bad_timestamp" if stamp is not None and ts is None else None,
+        )
+
+
+class TextParser:
+    def __init__(self, source: SourceConfig) -> None:
+        text = source.text
+        self._level = re.compile(text.level_pattern) if text.level_pattern else None
+        self._ts = re.compile(text.timestamp_pattern) if text.timestamp_pattern else None
+        self._fmt = text.timestamp_format
+
+    def __call__(self, line: str) -> Parsed:
+        level = UNKNOWN_LEVEL
+        if self._level is not None:
+            match = self._level.search(line)
+            if match:
+                level = normalise_level(match.group("level"))
+        ts = None
+        malformed = None
+        if self._ts is not None:
+            match = self._ts.search(line)
+            if match:
+                raw = match.group("timestamp")
+                ts = parse_with_format(raw, self._fmt) if self._fmt else parse_rfc3339(raw)
+                if ts is None:
+                    malformed = "bad_timestamp"
+        return line, level, ts, None, None, malformed
+
+
+class DockerParser:
+    """Docker's json-file driver: {"log": "...\\n", "stream": "stdout", "time": "..."}.
+
+    The inner line is parsed as JSON when it is an object, else as text; its own
+    timestamp wins over Docker's receive time. Docker splits lines over 16 KiB into
+    several records; each part is shipped as its own entry.
+    """
+
+    def __init__(self, source: SourceConfig) -> None:
+        self._json = JsonParser(source)
+        self._text = TextParser(source)
+
+    def __call__(self, line: str) -> Parsed:
+        try:
+            outer = orjson.loads(line)
+            inner = outer["log"]
+            docker_time = parse_rfc3339(outer["time"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            parsed = self._text(line)
+            return line, parsed[1], parsed[2], None, None, "not_docker_json"
+        if not isinstance(inner, str):
+            inner = str(inner)
+        if inner.endswith("\n"):
+            inner = inner[:-1]
+        parsed: Parsed | None = None
+        if inner.startswith("{"):
+            try:
+                record = orjson.loads(inner)
+            except orjson.JSONDecodeError:
+                record = None
+            if type(record) is dict:
+                parsed = self._json.from_record(inner, record)
+        if parsed is None:
+            parsed = self._text(inner)
+        if parsed[2] is None:
+            return inner, parsed[1], docker_time, parsed[3], parsed[4], parsed[5]
+        return parsed
+
+
+def make_parser(source: SourceConfig) -> Callable[[str], Parsed]:
+    if source.format == "json":
+        return JsonParser(source)
+    if source.format == "docker":
+        return DockerParser(source)
+    return TextParser(source)

@@ -1,0 +1,57 @@
+"""Reading Loki's 400 answers: how many entries it refused, and why.
+
+Loki validates per entry and writes the valid ones of a batch even when it answers
+400, so the body is the only record of what was lost. The ingester lists each refused
+entry ("entry with timestamp ... ignored, reason: '...'") and ends with "total ignored:
+N out of M"; the distributor names one reason for the request. Reasons use the names of
+Loki's own `loki_discarded_samples_total{reason}`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+_TOTAL = re.compile(r"total ignored: (\d+) out of (\d+)")
+_ENTRY = re.compile(r"entry with timestamp .*? ignored, reason: '([^']*)'")
+_REASONS: tuple[tuple[str, str], ...] = (
+    ("too far behind", "too_far_behind"),
+    ("out of order", "out_of_order"),
+    ("timestamp too old", "greater_than_max_sample_age"),
+    ("timestamp too new", "too_far_in_future"),
+    ("max entry size", "line_too_long"),
+    ("error parsing labels", "invalid_labels"),
+    ("at least one label pair", "missing_labels"),
+    ("structured metadata", "structured_metadata"),
+    ("request body too large", "request_body_too_large"),
+)
+
+
+def reason_of(message: str) -> str:
+    lowered = message.lower()
+    for needle, reason in _REASONS:
+        if needle in lowered:
+            return reason
+    return "rejected"
+
+
+def dropped_by_reason(body: str, batch_entries: int) -> Counter[str]:
+    """Entries of the batch Loki refused, by reason; the rest were written."""
+    per_entry = Counter(reason_of(reason) for reason in _ENTRY.findall(body))
+    totals = sum(int(ignored) for ignored, _ in _TOTAL.findall(body))
+    if per_entry:
+        listed = sum(per_entry.values())
+        if totals > listed:
+            per_entry["rejected"] += totals - listed
+    elif totals:
+        per_entry[reason_of(body)] = totals
+    else:
+        # No per-entry detail: the whole request was refused.
+        per_entry[reason_of(body)] = batch_entries
+    count = sum(per_entry.values())
+    if count > batch_entries:
+        # Never report more losses than the batch held.
+        scale = batch_entries / count
+        per_entry = Counter({k: int(v * scale) for k, v in per_entry.items()})
+        per_entry["rejected"] += batch_entries - sum(per_entry.values())
+    return +per_entry
