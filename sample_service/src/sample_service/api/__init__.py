@@ -1,0 +1,1 @@
+"""HTTP in and out: routers and their dependencies, nothing else."""

@@ -1,0 +1,1 @@
+"""Cross-cutting concerns: settings, logging, telemetry, metrics, security."""

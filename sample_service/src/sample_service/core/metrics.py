@@ -1,0 +1,84 @@
+"""Prometheus metrics per DESIGN.md, with exemplars in single-process mode.
+
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR switches prometheus-client to multiprocess
+mode: every worker writes its samples to mmap files in that directory and /metrics
+sums them, so totals are right whichever worker answers the scrape. prometheus-client
+does not store exemplars in that mode, so multiprocess output carries none.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+# The http_route of a request no route matched: one value, so a scan of random
+# paths cannot blow up the series count.
+UNMATCHED_ROUTE = "unmatched"
+# Methods outside this set are reported as _OTHER (OpenTelemetry HTTP semantic conventions).
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+def normalize_method(method: str) -> str:
+    return method if method in KNOWN_METHODS else "_OTHER"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class ServiceMetrics:
+    """The request metrics of one app, in their own registry (one per app keeps tests apart)."""
+
+    def __init__(self) -> None:
+        self.multiprocess = multiprocess_dir() is not None
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.request_duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests.",
+            ["http_request_method", "http_route", "http_response_status_code"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.active_requests = Gauge(
+            "http_server_active_requests",
+            "Number of HTTP server requests in flight.",
+            ["http_request_method"],
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        if not self.multiprocess:
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                self.registry.register(collector)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one finished request, with the active sampled trace as exemplar."""
+        child = self.request_duration.labels(method, route, str(status))
+        exemplar = None
+        if not self.multiprocess:
+            span_context = trace.get_current_span().get_span_context()
+            if span_context.is_valid and span_context.trace_flags.sampled:
+                exemplar = {"trace_id": format(span_context.trace_id, "032x")}
+        child.observe(seconds, exemplar)
+
+    def render(self, accept_header: str | None) -> tuple[bytes, str]:
+        """The exposition negotiated from Accept: OpenMetrics (with exemplars) or text."""
+        registry = self.registry
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        encoder, content_type = choose_encoder(accept_header or "")
+        return encoder(registry), content_type

@@ -1,0 +1,19 @@
+"""The request id of the request being served, readable anywhere in its task."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# A caller-supplied X-Request-ID is kept only if it cannot pollute logs.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_id_from_header(value: str | None) -> str:
+    """The caller's X-Request-ID if it is safe to log, else a fresh one."""
+    if value and _SAFE_REQUEST_ID.match(value):
+        return value
+    return uuid.uuid4().hex

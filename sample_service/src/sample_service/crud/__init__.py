@@ -1,0 +1,1 @@
+"""Data access: queries and writes, no business rules."""

@@ -1,0 +1,45 @@
+"""Gunicorn settings for the container: `gunicorn -c python:sample_service.gunicorn_conf
+sample_service.main:app`. Workers are uvicorn workers, their count is WEB_CONCURRENCY."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sample_service.core.settings import get_settings
+
+_settings = get_settings()
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.web_concurrency
+worker_class = "uvicorn_worker.UvicornWorker"
+# The heartbeat files must be on a writable tmpfs, even with a read-only root file system.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
+accesslog = None  # the app writes its own JSON access record
+graceful_timeout = 20
+timeout = 60
+keepalive = 5
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker: fresh multiprocess metrics, then migrations."""
+    from sample_service.core.log_config import configure_logging
+    from sample_service.db.migrate import upgrade_to_head
+
+    configure_logging(_settings)
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        # Counters of a previous run must not leak into this one.
+        shutil.rmtree(multiproc_dir, ignore_errors=True)
+        Path(multiproc_dir).mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(_settings.database_url)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (its counters and histograms stay in the totals)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

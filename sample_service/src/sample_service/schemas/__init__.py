@@ -1,0 +1,1 @@
+"""Pydantic v2 schemas: what the API accepts and returns."""
