@@ -1,0 +1,102 @@
+"""Turning one access-log line into a request: JSON records or NCSA combined + request time."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Common or combined log format, then the request time as the last field, as nginx writes
+# with `log_format timed '$remote_addr - $remote_user [$time_local] "$request" $status
+# $body_bytes_sent "$http_referer" "$http_user_agent" $request_time'`.
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_COMBINED = re.compile(
+    r"^\S+ \S+ \S+ \[[^\]]*\] "
+    r'"(?P<method>[A-Za-z]+) (?P<target>\S+)(?: [^"]*)?" '
+    r"(?P<status>\d{3}) \S+"
+    rf"(?: {_QUOTED} {_QUOTED})?"
+    r"(?:\s+(?P<request_time>\S+))?\s*$"
+)
+
+UNIT_FACTORS = {"seconds": 1.0, "milliseconds": 1e-3, "microseconds": 1e-6}
+
+
+class UnparsedLine(ValueError):
+    """A line that should be a request but is not; `reason` becomes a metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    status_code: int
+    duration_seconds: float
+    route: str | None  # the service's own template, when it logged one
+    target: str | None  # the raw path, to be mapped to a template
+
+
+def parse_json_record(record: Mapping[str, Any] | None) -> Request | None:
+    """The request in a DESIGN.md access record, or None for a non-access record."""
+    if record is None:
+        raise UnparsedLine("not_json", "the line is not a JSON object")
+    method = record.get("http_request_method")
+    status = record.get("http_response_status_code")
+    if method is None and status is None:
+        return None
+    route = record.get("http_route") or None
+    target = record.get("url_path") or None
+    duration = record.get("duration_seconds")
+    missing = [
+        name
+        for name, value in (
+            ("http_request_method", method),
+            ("http_response_status_code", status),
+            ("duration_seconds", duration),
+            ("http_route or url_path", route or target),
+        )
+        if value is None
+    ]
+    if missing:
+        raise UnparsedLine("missing_field", f"access record without {', '.join(missing)}")
+    if not isinstance(method, str) or not isinstance(route or target, str):
+        raise UnparsedLine("invalid_value", "http_request_method and the route must be strings")
+    return Request(method, _status(status), _duration(duration, 1.0), route, target)
+
+
+def parse_combined_line(line: str, unit: str) -> Request:
+    """The request in a common/combined log line with the request time appended."""
+    match = _COMBINED.match(line)
+    if match is None:
+        raise UnparsedLine("format", "not a common/combined log line")
+    if match["request_time"] is None:
+        raise UnparsedLine("missing_field", "no request time after the combined fields")
+    return Request(
+        match["method"],
+        _status(match["status"]),
+        _duration(match["request_time"], UNIT_FACTORS[unit]),
+        None,
+        match["target"],
+    )
+
+
+def _status(value: Any) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise UnparsedLine("invalid_value", f"status code {value!r} is not 100-599")
+    return value
+
+
+def _duration(value: Any, factor: float) -> float:
+    try:
+        seconds = float(value) * factor
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
+        raise UnparsedLine("invalid_value", f"request time {value!r} is not a duration")
+    return seconds

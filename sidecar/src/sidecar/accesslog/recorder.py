@@ -1,0 +1,85 @@
+"""Feeds access-log lines of one service into http_server_request_duration_seconds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from sidecar.accesslog.config import AccessLogConfig
+from sidecar.accesslog.metrics import metrics_for
+from sidecar.accesslog.parsers import (
+    Request,
+    UnparsedLine,
+    parse_combined_line,
+    parse_json_record,
+)
+from sidecar.accesslog.routes import RouteMapper
+
+logger = logging.getLogger(__name__)
+
+TELEMETRY_SOURCE = "access_log"
+# OpenTelemetry's http.request.method convention: unknown methods collapse to _OTHER.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+OTHER_METHOD = "_OTHER"
+
+
+class AccessLogRecorder:
+    """One per access-log source; several may share a registry."""
+
+    def __init__(self, config: AccessLogConfig, service_name: str, registry: CollectorRegistry):
+        self._config = config
+        self._service_name = service_name
+        self._metrics = metrics_for(registry)
+        self._routes = RouteMapper(config.routes, config.max_routes)
+        self._series: dict[tuple[str, str, int], Any] = {}
+        self._reasons_logged: set[str] = set()
+
+    def observe(self, line: str, record: Mapping[str, Any] | None) -> None:
+        """Record the request in `line` (`record` is its parsed JSON object, or None)."""
+        try:
+            if self._config.format == "json":
+                request = parse_json_record(record)
+            else:
+                request = parse_combined_line(line, self._config.request_time_unit)
+        except UnparsedLine as exc:
+            self._count_unparsed(exc, line)
+            return
+        if request is None:
+            self._metrics.skipped.labels(self._service_name).inc()
+            return
+        self._histogram(request).observe(request.duration_seconds)
+
+    def _histogram(self, request: Request) -> Any:
+        method = request.method.upper()
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        if request.route is not None:
+            route = self._routes.for_record_route(request.route)
+        else:
+            assert request.target is not None
+            route = self._routes.for_path(request.target)
+        key = (method, route, request.status_code)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._metrics.duration.labels(
+                method, route, str(request.status_code), self._service_name, TELEMETRY_SOURCE
+            )
+        return series
+
+    def _count_unparsed(self, exc: UnparsedLine, line: str) -> None:
+        self._metrics.unparsed.labels(self._service_name, exc.reason).inc()
+        # One example per reason is enough to diagnose a format mismatch; the counter has the rest.
+        if exc.reason not in self._reasons_logged:
+            self._reasons_logged.add(exc.reason)
+            logger.warning(
+                "access log line not recorded (%s): %s; first such line: %.200s",
+                exc.reason,
+                exc,
+                line,
+                extra={"service_name": self._service_name},
+            )

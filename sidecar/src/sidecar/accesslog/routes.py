@@ -1,0 +1,41 @@
+"""Bounding http_route: paths become configured templates, everything else one value."""
+
+from __future__ import annotations
+
+import re
+
+from sidecar.accesslog.config import RegexRoute, template_regex
+
+# Every path that no configured route matches is recorded under this one route.
+UNMATCHED_ROUTE = "other"
+
+
+class RouteMapper:
+    """Maps a request to a bounded set of http_route values."""
+
+    def __init__(self, routes: list[str | RegexRoute], max_routes: int) -> None:
+        self._patterns = [
+            (re.compile(template_regex(route)), route)
+            if isinstance(route, str)
+            else (re.compile(route.regex), route.route)
+            for route in routes
+        ]
+        self._max_routes = max_routes
+        self._record_routes: set[str] = set()
+
+    def for_path(self, target: str) -> str:
+        """The route of a raw request target (query string and fragment ignored)."""
+        path = target.split("?", 1)[0].split("#", 1)[0]
+        for pattern, route in self._patterns:
+            if pattern.fullmatch(path):
+                return route
+        return UNMATCHED_ROUTE
+
+    def for_record_route(self, route: str) -> str:
+        """A route template the service logged itself, admitted up to max_routes of them."""
+        if route in self._record_routes:
+            return route
+        if len(self._record_routes) >= self._max_routes:
+            return UNMATCHED_ROUTE
+        self._record_routes.add(route)
+        return route
