@@ -22,6 +22,8 @@ class _Formatter(JsonFormatter):
         log_data["logger"] = record.name
         log_data["service_name"] = SELF_SERVICE_NAME
         super().add_fields(log_data, record, message_dict)
+        # uvicorn adds an ANSI-coloured copy of its message; JSON readers do not want it.
+        log_data.pop("color_message", None)
 
 
 def configure(level: str) -> None:

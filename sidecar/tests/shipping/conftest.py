@@ -1,0 +1,112 @@
+"""Fixtures for the log-shipping tests: a Loki double and an in-process sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sidecar.app import Sidecar
+
+from sidecar.config import SidecarConfig
+from tests.support import free_port
+from tests.support.loki_double import LokiDouble
+
+
+@pytest.fixture
+def loki() -> Iterator[LokiDouble]:
+    with LokiDouble() as double:
+        yield double
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class Harness:
+    """Builds fast configs and runs the sidecar in the test's own event loop."""
+
+    def __init__(self, tmp_path: Path, loki: LokiDouble) -> None:
+        self.tmp_path = tmp_path
+        self.loki = loki
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    def config(self, **overrides: Any) -> SidecarConfig:
+        """Short intervals so behaviour shows in a fraction of a second."""
+        base: dict[str, Any] = {
+            "server": {"port": free_port()},
+            "loki": {
+                "url": self.loki.url,
+                "batch_max_wait_seconds": 0.05,
+                "backoff": {"min_seconds": 0.02, "max_seconds": 0.1},
+                "timeout_seconds": 2,
+            },
+            "shipping": {
+                "positions_file": str(self.tmp_path / "positions.json"),
+                "scan_interval_seconds": 0.05,
+                "poll_interval_seconds": 0.02,
+                "rotate_wait_seconds": 0.2,
+                "checkpoint_interval_seconds": 0.05,
+                "shutdown_deadline_seconds": 2,
+            },
+            "sources": [
+                {"name": "app", "service_name": "svc", "paths": [str(self.logs / "*.log*")]}
+            ],
+        }
+        return SidecarConfig(**_merge(base, overrides))
+
+    @contextlib.asynccontextmanager
+    async def running(self, config: SidecarConfig) -> AsyncIterator[Sidecar]:
+        sidecar = Sidecar(config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sidecar.run(stop))
+        try:
+            await self.eventually(sidecar.ready, what="sidecar ready")
+            yield sidecar
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+
+    @staticmethod
+    async def eventually(
+        predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    @staticmethod
+    def metric(sidecar: Sidecar, name: str, **labels: str) -> float:
+        wanted = {"service_name": "svc", "source": "app", **labels}
+        value = sidecar.registry.get_sample_value(name, wanted)
+        return 0.0 if value is None else value
+
+    @staticmethod
+    def json_line(n: int, level: str = "info", **extra: Any) -> str:
+        record = {
+            "timestamp": f"2026-11-25T10:{n // 60 % 60:02d}:{n % 60:02d}.{n % 1000:03d}Z",
+            "level": level,
+            "message": f"line {n}",
+            **extra,
+        }
+        return orjson.dumps(record).decode() + "\n"
+
+
+@pytest.fixture
+def harness(tmp_path: Path, loki: LokiDouble) -> Harness:
+    return Harness(tmp_path, loki)
