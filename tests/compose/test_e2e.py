@@ -1,0 +1,266 @@
+"""End to end: `docker compose up --build --wait` of the subset that runs here, then drive it.
+
+Grafana, Loki, Tempo and the Collector have no image on these machines, so the
+stack runs without them: sample_service, sidecar, prometheus, alertmanager and
+the test-only webhook receiver (tests/compose/compose.e2e.yaml). The tests run
+in file order against one stack:
+
+1. traffic: every Prometheus target of the subset is up, recording rules have data;
+2. an injected fault (100% errors) becomes an alert at the webhook receiver;
+3. with Loki absent the sidecar stays healthy and reports its backlog;
+4. `docker compose down -v` leaves no container, volume or network behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.compose.compose_cli import (
+    BASE_IMAGES,
+    REPO,
+    Compose,
+    empty_env_file,
+    isolated_env,
+    random_secret,
+    require_docker,
+    require_images,
+)
+from tests.compose.stack_probe import (
+    LoadGenerator,
+    eventually,
+    metric_values,
+    query,
+    targets_by_job,
+)
+from tests.support import free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
+
+SUBSET = ["sample_service", "sidecar", "prometheus", "alertmanager", "webhook"]
+SUBSET_JOBS = {"sample_service", "sidecar", "prometheus", "alertmanager"}
+ABSENT = {"grafana", "loki", "tempo", "otel-collector"}
+SERVICE = "sample-service"
+PORTS = [
+    "SAMPLE_SERVICE_PORT",
+    "SIDECAR_PORT",
+    "PROMETHEUS_PORT",
+    "ALERTMANAGER_PORT",
+    "E2E_WEBHOOK_PORT",
+    # Not started, but given free ports anyway so nothing is ever bound to a default.
+    "GRAFANA_PORT",
+    "LOKI_PORT",
+    "TEMPO_PORT",
+    "OTLP_GRPC_PORT",
+    "OTLP_HTTP_PORT",
+]
+ERROR_ALERTS = {"AvailabilityBudgetBurn", "HighErrorRate"}
+
+
+@dataclass
+class Stack:
+    compose: Compose
+    ports: dict[str, int]
+    fault_token: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def url(self, port: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[port]}{path}"
+
+    @property
+    def prometheus(self) -> str:
+        return self.url("PROMETHEUS_PORT")
+
+
+def _fast_prometheus_config(directory: Path) -> Path:
+    """The repository's prometheus.yml with 2 s intervals; jobs and rule files unchanged."""
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    config["global"].update(
+        {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"}
+    )
+    path = directory / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o644)  # read by the container's nobody
+    return path
+
+
+def _diagnostics(compose: Compose) -> str:
+    ps = compose.run("ps", "-a").stdout
+    logs = compose.run("logs", "--no-color", "--tail", "40").stdout
+    return f"{ps}\n{logs[-6000:]}"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    docker = require_docker()
+    require_images(docker, *BASE_IMAGES)
+    workdir = tmp_path_factory.mktemp("compose-e2e")
+    ports = {name: free_port() for name in PORTS}
+    fault_token = random_secret()
+    env = isolated_env(
+        {
+            **{name: str(port) for name, port in ports.items()},
+            "GF_ADMIN_PASSWORD": random_secret(),
+            "ALERT_WEBHOOK_URL": "http://webhook:9000/alerts",
+            "E2E_FAULT_ADMIN_TOKEN": fault_token,
+            "E2E_PROMETHEUS_CONFIG": str(_fast_prometheus_config(workdir)),
+        }
+    )
+    compose = Compose(
+        docker=docker,
+        files=["docker-compose.yml", "tests/compose/compose.e2e.yaml"],
+        env=env,
+        env_file=empty_env_file(workdir),
+    )
+    stack = Stack(compose, ports, fault_token)
+    started = time.monotonic()
+    try:
+        up = compose.run("up", "--build", "--wait", "--wait-timeout", "300", *SUBSET, timeout=900)
+        stack.timings["up --build --wait"] = time.monotonic() - started
+        if up.returncode != 0:
+            pytest.fail(f"compose up failed:\n{up.stderr[-4000:]}\n{_diagnostics(compose)}")
+        yield stack
+    finally:
+        compose.down()
+        print(f"\ncompose e2e timings (s): {json.dumps(stack.timings)}")
+
+
+@pytest.fixture(scope="module")
+def load(stack: Stack) -> Iterator[LoadGenerator]:
+    with LoadGenerator(stack.url("SAMPLE_SERVICE_PORT", "/api/v1/items")) as generator:
+        yield generator
+
+
+def _subset_targets_up(prometheus: str) -> dict[str, list[Any]] | None:
+    jobs = targets_by_job(prometheus)
+    down = {
+        job: [t["lastError"] for t in jobs.get(job, []) if t["health"] != "up"] or "no target"
+        for job in SUBSET_JOBS
+        if not jobs.get(job) or any(t["health"] != "up" for t in jobs[job])
+    }
+    return None if down else jobs
+
+
+def test_traffic_every_subset_target_up_and_recording_rules_produce_data(
+    stack: Stack, load: LoadGenerator
+) -> None:
+    started = time.monotonic()
+    eventually(lambda: _subset_targets_up(stack.prometheus), 60, "every subset target up")
+    for rule in (
+        "service_name:http_server_requests:rate5m",
+        "service_name_http_route:http_server_requests:rate5m",
+        "service_name:http_server_request_duration_seconds:p95_rate5m",
+        "service_name:slo_availability_errors:ratio_rate5m",
+    ):
+        result = eventually(
+            lambda rule=rule: query(stack.prometheus, f'{rule}{{service_name="{SERVICE}"}}'),
+            90,
+            f"recording rule {rule} for {SERVICE}",
+        )
+        assert float(result[0]["value"][1]) >= 0
+    rate = query(
+        stack.prometheus, f'service_name:http_server_requests:rate5m{{service_name="{SERVICE}"}}'
+    )
+    assert float(rate[0]["value"][1]) > 0, "the load generator's requests are not counted"
+    assert load.statuses.get(200, 0) > 0, load.statuses
+    stack.timings["targets up + rules"] = time.monotonic() - started
+
+
+def _error_alert(notifications: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for notification in notifications:
+        for alert in notification.get("alerts", []):
+            labels = alert.get("labels", {})
+            if (
+                alert.get("status") == "firing"
+                and labels.get("alertname") in ERROR_ALERTS
+                and labels.get("service_name") == SERVICE
+            ):
+                return alert
+    return None
+
+
+def test_an_injected_fault_reaches_the_webhook_as_an_alert(
+    stack: Stack, load: LoadGenerator
+) -> None:
+    started = time.monotonic()
+    # Alerts evaluated before Alertmanager is discovered would wait for a resend.
+    eventually(
+        lambda: httpx.get(f"{stack.prometheus}/api/v1/alertmanagers", timeout=5).json()["data"][
+            "activeAlertmanagers"
+        ],
+        60,
+        "Prometheus discovers Alertmanager",
+    )
+    headers = {"Authorization": f"Bearer {stack.fault_token}"}
+    fault = {"error_rate": 1.0, "latency_seconds": 0, "route": "/api/v1/items"}
+    response = httpx.put(
+        stack.url("SAMPLE_SERVICE_PORT", "/admin/faults"), json=fault, headers=headers, timeout=5
+    )
+    assert response.status_code in (200, 204), response.text
+    try:
+        eventually(lambda: load.statuses.get(500, 0) > 0, 30, "the fault turns requests into 500s")
+        webhook = stack.url("E2E_WEBHOOK_PORT", "/alerts")
+        alert = eventually(
+            lambda: _error_alert(httpx.get(webhook, timeout=5).json()),
+            300,
+            f"an error alert ({sorted(ERROR_ALERTS)}) for {SERVICE} at the webhook",
+            every=3,
+        )
+    finally:
+        httpx.delete(stack.url("SAMPLE_SERVICE_PORT", "/admin/faults"), headers=headers, timeout=5)
+    assert alert["labels"]["severity"] in ("critical", "warning")
+    for annotation in ("summary", "description", "runbook_url", "dashboard_url"):
+        assert alert["annotations"].get(annotation), f"alert lacks {annotation}"
+    stack.timings["fault -> webhook"] = time.monotonic() - started
+
+
+def test_the_sidecar_stays_healthy_and_reports_its_backlog_while_loki_is_absent(
+    stack: Stack, load: LoadGenerator
+) -> None:
+    running = set(stack.compose.run("ps", "--services").stdout.split())
+    assert not running & ABSENT, f"{running & ABSENT} should not run in the subset"
+
+    ready = httpx.get(stack.url("SIDECAR_PORT", "/health/ready"), timeout=5)
+    assert ready.status_code == 200, ready.text
+    container = stack.compose.run("ps", "-q", "sidecar").stdout.strip()
+    status = subprocess.run(
+        [stack.compose.docker, "inspect", "--format", "{{.State.Health.Status}}", container],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert status.stdout.strip() == "healthy", status.stdout + status.stderr
+
+    def backlog() -> float:
+        text = httpx.get(stack.url("SIDECAR_PORT", "/metrics"), timeout=5).text
+        return sum(metric_values(text, "sidecar_log_backlog_bytes", service_name=SERVICE))
+
+    eventually(lambda: backlog() > 0, 60, "sidecar_log_backlog_bytes > 0 on the sidecar")
+    text = httpx.get(stack.url("SIDECAR_PORT", "/metrics"), timeout=5).text
+    assert sum(metric_values(text, "sidecar_log_lines_shipped_total", service_name=SERVICE)) == 0
+    assert sum(metric_values(text, "sidecar_log_lines_read_total", service_name=SERVICE)) > 0
+    # And Prometheus has it too: the backlog is visible where the alerts look.
+    eventually(
+        lambda: query(
+            stack.prometheus, f'sidecar_log_backlog_bytes{{service_name="{SERVICE}"}} > 0'
+        ),
+        30,
+        "the backlog in Prometheus",
+    )
+
+
+def test_down_leaves_nothing_behind(stack: Stack) -> None:
+    started = time.monotonic()
+    result = stack.compose.down()
+    assert result.returncode == 0, result.stderr
+    assert stack.compose.leftovers() == {}
+    stack.timings["down -v"] = time.monotonic() - started
