@@ -47,14 +47,19 @@ def _le(value: float) -> str:
     return repr(float(value))
 
 
-def _annotations(spec: Spec, alert: str, dashboard: str, summary: str, description: str) -> dict:
+def _annotations(
+    spec: Spec,
+    alert: str,
+    dashboard: str,
+    summary: str,
+    description: str,
+    service_name: str = "{{ $labels.service_name }}",
+) -> dict:
     return {
         "summary": summary,
         "description": description,
         "runbook_url": f"{spec.runbook_base_url}/{alert}.md",
-        "dashboard_url": (
-            f"{spec.grafana_url}/d/{dashboard}?var-service_name={{{{ $labels.service_name }}}}"
-        ),
+        "dashboard_url": (f"{spec.grafana_url}/d/{dashboard}?var-service_name={service_name}"),
     }
 
 
@@ -233,8 +238,16 @@ def linked_alerts(spec: Spec, source: Path) -> dict[str, Any]:
             if DASHBOARD_KEY not in annotations:
                 raise SpecError(f"{source}: alert {rule['alert']}: annotation {DASHBOARD_KEY!r}")
             uid = annotations.pop(DASHBOARD_KEY)
+            # $labels holds the expression's labels only; a service_name set by
+            # the rule itself (the Watchdog's) has to be written in literally.
+            static = rule.get("labels", {}).get("service_name")
             linked = _annotations(
-                spec, rule["alert"], uid, annotations["summary"], annotations["description"]
+                spec,
+                rule["alert"],
+                uid,
+                annotations["summary"],
+                annotations["description"],
+                **({"service_name": static} if static else {}),
             )
             rule["annotations"] = {**annotations, **linked}
     return data
