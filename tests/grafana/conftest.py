@@ -1,4 +1,4 @@
-"""Fixtures for the Grafana tests: a real Prometheus used as the PromQL parser."""
+"""Fixtures for the Grafana tests: a real Prometheus as PromQL parser, and the live stack."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.grafana.live_stack import LiveStack, live_stack
 from tests.support import free_port, require_binary, wait_http
 
 
@@ -36,3 +37,13 @@ def promql_parser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """The real stack under traffic (tests/grafana/live_stack.py), shared by the
+    metric-source and integration tests so it starts once."""
+    require_binary("prometheus")
+    require_binary("alertmanager")
+    with live_stack(tmp_path_factory.mktemp("live-stack")) as stack:
+        yield stack

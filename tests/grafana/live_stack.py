@@ -1,0 +1,115 @@
+"""The stack the dashboards read, run for real on this machine, under traffic.
+
+Real: the sample service (tracing on), the sidecar (tailing its log as logs and
+as an access log of a second service_name, health-checking it), Alertmanager,
+and Prometheus with the project's own config and rules (see prometheus_config).
+Stand-ins: Loki's push API and the OTel Collector's trace receiver, which have
+no package here. A traffic thread keeps requests flowing, with a share of them
+failing by fault injection, and appends empty lines to the log so the sidecar
+has something to drop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.grafana.processes import (
+    FAULT_TOKEN,
+    Running,
+    alertmanager,
+    fake_loki,
+    otlp_sink,
+    prometheus,
+    sample_service,
+    sidecar,
+)
+from tests.grafana.prometheus_config import local_fast_run
+from tests.support import free_port
+from tests.support.webhook_receiver import WebhookReceiver
+
+SERVICE = "sample-service"
+ACCESS_LOG_SERVICE = "access-log-service"
+FAULT_ROUTE = "/api/v1/items"
+ERROR_RATE = 0.3
+
+
+@dataclass
+class LiveStack:
+    service: Running
+    sidecar: Running
+    alertmanager: Running
+    prometheus: Running
+    loki_streams: list[dict]
+    dropped_jobs: list[str]
+    responses: dict[int, int]
+
+
+def _traffic(url: str, log_file: Path, stop: threading.Event, seen: dict[int, int]) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        auth = {"Authorization": f"Bearer {FAULT_TOKEN}"}
+        fault = {"error_rate": ERROR_RATE, "latency_seconds": 0, "route": FAULT_ROUTE}
+        client.put("/admin/faults", json=fault, headers=auth).raise_for_status()
+        n = 0
+        while not stop.is_set():
+            path = "/no-such-route" if n % 10 == 9 else "/api/v1/items"
+            status = client.get(path).status_code
+            seen[status] = seen.get(status, 0) + 1
+            if n % 50 == 0:
+                # An empty line is what the sidecar drops (reason="empty_line").
+                with log_file.open("a") as log:
+                    log.write("\n")
+            n += 1
+            time.sleep(0.03)
+
+
+def _wait_for_targets_up(url: str, expected: int, timeout: float = 30) -> None:
+    """Until Prometheus has scraped every kept job successfully at least once."""
+    deadline = time.monotonic() + timeout
+    healths: list[str] = []
+    while time.monotonic() < deadline:
+        active = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        healths = [target["health"] for target in active]
+        if healths.count("up") == expected:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"scrape targets not all up after {timeout}s: {healths}")
+
+
+@contextmanager
+def live_stack(workdir: Path) -> Iterator[LiveStack]:
+    with ExitStack() as stack:
+        otlp = stack.enter_context(otlp_sink())
+        loki = stack.enter_context(fake_loki())
+        service = stack.enter_context(sample_service(workdir, otlp))
+        side = stack.enter_context(sidecar(workdir, loki.push_url, service, ACCESS_LOG_SERVICE))
+        hook = stack.enter_context(WebhookReceiver())
+        am = stack.enter_context(alertmanager(workdir, hook.url))
+        prom_port = free_port()
+        config, dropped = local_fast_run(
+            {
+                "sample_service": f"127.0.0.1:{service.port}",
+                "sidecar": f"127.0.0.1:{side.port}",
+                "prometheus": f"127.0.0.1:{prom_port}",
+                "alertmanager": f"127.0.0.1:{am.port}",
+            },
+            alertmanager=f"127.0.0.1:{am.port}",
+            workdir=workdir,
+        )
+        prom = stack.enter_context(prometheus(workdir, config, prom_port))
+        stop = threading.Event()
+        responses: dict[int, int] = {}
+        worker = threading.Thread(
+            target=_traffic, args=(service.url, service.extra["log_file"], stop, responses)
+        )
+        worker.start()
+        stack.callback(worker.join, 15)
+        stack.callback(stop.set)
+        _wait_for_targets_up(prom.url, expected=len(config["scrape_configs"]))
+        yield LiveStack(service, side, am, prom, loki.streams, dropped, responses)
