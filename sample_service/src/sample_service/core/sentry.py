@@ -18,6 +18,9 @@ def init_sentry(settings: Settings) -> bool:
         environment=settings.sentry_environment or settings.environment,
         release=f"{settings.service_name}@{__version__}",
         send_default_pii=False,
+        # Frame locals hold raw ASGI scopes (Authorization, cookies) and passwords in
+        # flight; send_default_pii does not scrub them, so they are not sent at all.
+        include_local_variables=False,
         # Errors are captured explicitly by the exception handler; logging the same
         # error must not produce a second event.
         integrations=[LoggingIntegration(event_level=None)],

@@ -1,0 +1,98 @@
+"""JSON logs: the DESIGN.md fields, one access record per request, trace ids equal to the
+exported span's, stdout and LOG_FILE."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sample_service.core.log_config import configure_logging
+from sample_service.core.settings import Settings
+
+RFC3339_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_access_record_fields_and_trace_ids(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    make_client: Callable[..., TestClient],
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log_file = tmp_path / "logs" / "service.log"
+    configure_logging(make_settings(log_file=str(log_file), service_name="shop-api"))
+    client = make_client(tracer_provider=tracer_provider, service_name="shop-api")
+
+    response = client.get("/api/v1/items?limit=5", headers={"X-Request-ID": "req-abc"})
+    assert response.status_code == 200
+
+    access = [r for r in _records(log_file) if r["logger"] == "sample_service.access"]
+    assert len(access) == 1, "exactly one access record per request"
+    record = access[0]
+    assert RFC3339_MS_UTC.match(record["timestamp"])
+    assert record["level"] == "info"
+    assert record["service_name"] == "shop-api"
+    assert record["request_id"] == "req-abc"
+    assert record["message"] == "GET /api/v1/items 200"
+    assert record["http_request_method"] == "GET"
+    assert record["http_route"] == "/api/v1/items"
+    assert record["url_path"] == "/api/v1/items"
+    assert record["http_response_status_code"] == 200
+    assert isinstance(record["duration_seconds"], float)
+    assert record["duration_seconds"] > 0
+    assert record["client_address"] == "testclient"
+
+    [server_span] = [s for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert record["trace_id"] == format(server_span.context.trace_id, "032x")
+    assert record["span_id"] == format(server_span.context.span_id, "016x")
+
+    # The same JSON lines go to stdout.
+    stdout_records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert any(r.get("request_id") == "req-abc" for r in stdout_records)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_error_record_carries_the_stack(
+    tmp_path: Path, make_settings: Callable[..., Settings], make_client: Callable[..., TestClient]
+) -> None:
+    from sample_service_tests.test_errors import break_database
+
+    log_file = tmp_path / "service.log"
+    configure_logging(make_settings(log_file=str(log_file)))
+    client = make_client(customize=break_database)
+    client.get("/api/v1/items", headers={"X-Request-ID": "req-boom"})
+    records = _records(log_file)
+    [error] = [r for r in records if r["logger"] == "sample_service.errors"]
+    assert error["level"] == "error"
+    assert error["request_id"] == "req-boom"
+    assert "Traceback" in error["exc_info"]
+    assert "DatabaseExploded" in error["exc_info"]
+    [access] = [r for r in records if r["logger"] == "sample_service.access"]
+    assert (access["level"], access["http_response_status_code"]) == ("error", 500)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_no_trace_ids_without_a_span(
+    tmp_path: Path, make_settings: Callable[..., Settings], make_client: Callable[..., TestClient]
+) -> None:
+    log_file = tmp_path / "service.log"
+    configure_logging(make_settings(log_file=str(log_file)))
+    make_client().get("/api/v1/items")
+    [access] = [r for r in _records(log_file) if r["logger"] == "sample_service.access"]
+    assert "trace_id" not in access
+    assert "span_id" not in access
+    assert len(access["request_id"]) == 32
