@@ -14,6 +14,12 @@ from collections import Counter
 
 _TOTAL = re.compile(r"total ignored: (\d+) out of (\d+)")
 _ENTRY = re.compile(r"entry with timestamp .*? ignored, reason: '([^']*)'")
+# Distributor messages written once per refused entry (Loki joins several in one body).
+_PER_ENTRY = (
+    (re.compile(r"Max entry size '\d+' bytes exceeded"), "line_too_long"),
+    (re.compile(r"has timestamp too old"), "greater_than_max_sample_age"),
+    (re.compile(r"has timestamp too new"), "too_far_in_future"),
+)
 _REASONS: tuple[tuple[str, str], ...] = (
     ("too far behind", "too_far_behind"),
     ("out of order", "out_of_order"),
@@ -38,6 +44,10 @@ def reason_of(message: str) -> str:
 def dropped_by_reason(body: str, batch_entries: int) -> Counter[str]:
     """Entries of the batch Loki refused, by reason; the rest were written."""
     per_entry = Counter(reason_of(reason) for reason in _ENTRY.findall(body))
+    for pattern, reason in _PER_ENTRY:
+        found = len(pattern.findall(body))
+        if found:
+            per_entry[reason] += found
     totals = sum(int(ignored) for ignored, _ in _TOTAL.findall(body))
     if per_entry:
         listed = sum(per_entry.values())
@@ -46,7 +56,7 @@ def dropped_by_reason(body: str, batch_entries: int) -> Counter[str]:
     elif totals:
         per_entry[reason_of(body)] = totals
     else:
-        # No per-entry detail: the whole request was refused.
+        # No per-entry detail (e.g. unparseable labels): count the whole batch as refused.
         per_entry[reason_of(body)] = batch_entries
     count = sum(per_entry.values())
     if count > batch_entries:

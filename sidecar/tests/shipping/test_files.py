@@ -1,0 +1,152 @@
+"""Files: rotation both ways, deletion, restarts from checkpoints, stable re-sends."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from tests.support.loki_double import parse_labels
+
+
+def _lines(harness) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(json.loads(line)["message"] for line in harness.loki.lines())
+
+
+def _expect(*numbers: int) -> list[str]:
+    return sorted(f"line {n}" for n in numbers)
+
+
+async def test_rename_and_create_drains_the_old_file_first(harness):
+    path = harness.logs / "app.log"
+    async with harness.running(harness.config()) as sidecar:
+        with path.open("a") as writer:
+            writer.write(harness.json_line(1) + harness.json_line(2))
+            writer.flush()
+            await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+            # Rotated outside the glob; the writer still holds the old file for a moment.
+            os.rename(path, harness.logs / "app.old")
+            path.write_text(harness.json_line(5))
+            writer.write(harness.json_line(3) + harness.json_line(4))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 5, what="5 lines")
+        pipeline = sidecar.pipelines[0]
+        await harness.eventually(lambda: len(pipeline.tailers) == 1, what="old file released")
+    assert _lines(harness) == _expect(1, 2, 3, 4, 5)
+
+
+async def test_copytruncate_is_detected_and_read_from_zero(harness):
+    path = harness.logs / "app.log"
+    path.write_text("".join(harness.json_line(n) for n in range(1, 6)))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 5, what="5 lines")
+        shutil.copy(path, harness.tmp_path / "app.copy")  # outside the glob
+        with path.open("r+") as handle:
+            handle.truncate(0)
+        path.write_text(harness.json_line(6))  # shorter than the old offset
+        await harness.eventually(lambda: len(harness.loki.lines()) == 6, what="line 6")
+    assert _lines(harness) == _expect(1, 2, 3, 4, 5, 6)
+
+
+async def test_deleted_file_is_released(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1))
+    async with harness.running(harness.config()) as sidecar:
+        await harness.eventually(lambda: harness.loki.lines(), what="line 1")
+        tailer = next(iter(sidecar.pipelines[0].tailers.values()))
+        fd_link = f"/proc/self/fd/{tailer.fd}"
+        path.unlink()
+        await harness.eventually(lambda: not sidecar.pipelines[0].tailers, what="release")
+        assert not os.path.exists(fd_link) or "app.log" not in os.readlink(fd_link)
+
+
+async def test_several_rotations_between_two_reads_lose_nothing_on_disk(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1))
+    config = harness.config(shipping={"poll_interval_seconds": 1.0, "scan_interval_seconds": 1.0})
+    async with harness.running(config):
+        await harness.eventually(lambda: harness.loki.lines(), what="line 1")
+        with path.open("a") as handle:
+            handle.write(harness.json_line(2))
+        # Three rename rotations, well inside one poll/scan interval.
+        for n in (3, 4, 5):
+            for older in sorted(harness.logs.glob("app.log.*"), reverse=True):
+                index = int(older.suffix[1:])
+                os.rename(older, harness.logs / f"app.log.{index + 1}")
+            os.rename(path, harness.logs / "app.log.1")
+            path.write_text(harness.json_line(n))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 5, what="5 lines")
+    assert _lines(harness) == _expect(1, 2, 3, 4, 5)
+
+
+async def test_restart_resumes_from_the_checkpoint(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1) + harness.json_line(2))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+    first_run = sum(r.entries for r in harness.loki.requests)
+    with path.open("a") as handle:
+        handle.write(harness.json_line(3))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 3, what="3 lines")
+    assert first_run == 2
+    assert sum(r.entries for r in harness.loki.requests) == 3  # only line 3 was re-read
+
+
+def _positions(harness) -> dict:  # type: ignore[type-arg]
+    return json.loads((harness.tmp_path / "positions.json").read_text())
+
+
+def _rewrite_positions(harness, **changes: int) -> None:  # type: ignore[no-untyped-def]
+    data = _positions(harness)
+    for entry in data["files"].values():
+        entry.update(changes)
+    (harness.tmp_path / "positions.json").write_text(json.dumps(data))
+
+
+async def test_checkpoint_past_end_of_file_restarts_from_zero(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1) + harness.json_line(2))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+    _rewrite_positions(harness, offset=path.stat().st_size + 100)
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: harness.loki.collapsed == 2, what="re-send collapsed")
+    assert sum(r.entries for r in harness.loki.requests) == 4
+
+
+async def test_fingerprint_mismatch_restarts_from_zero(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1) + harness.json_line(2))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+    inode = path.stat().st_ino
+    with path.open("r+") as handle:  # same inode, other content, longer than the offset
+        handle.write(harness.json_line(7) + harness.json_line(8) + harness.json_line(9))
+    assert path.stat().st_ino == inode
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 5, what="5 lines")
+    assert _lines(harness) == _expect(1, 2, 7, 8, 9)
+
+
+async def test_resend_after_crash_collapses_for_record_and_read_time_timestamps(harness):
+    # One JSON source (record timestamps) and one text source without timestamps.
+    (harness.logs / "app.log").write_text(harness.json_line(1) + harness.json_line(2))
+    (harness.logs / "plain.txt").write_text("no timestamp a\nno timestamp b\n")
+    sources = [
+        {"name": "app", "service_name": "svc", "paths": [str(harness.logs / "*.log")]},
+        {
+            "name": "plain",
+            "service_name": "svc",
+            "paths": [str(harness.logs / "*.txt")],
+            "format": "text",
+        },
+    ]
+    async with harness.running(harness.config(sources=sources)):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 4, what="4 lines")
+    # A crash between Loki's answer and the checkpoint leaves the old offset behind.
+    _rewrite_positions(harness, offset=0)
+    async with harness.running(harness.config(sources=sources)):
+        await harness.eventually(lambda: harness.loki.collapsed == 4, what="4 collapsed")
+    assert len(harness.loki.lines()) == 4
+    plain = [k for k in harness.loki.streams() if parse_labels(k)["source"] == "plain"]
+    assert len(plain) == 1
