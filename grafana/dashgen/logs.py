@@ -33,7 +33,7 @@ def build() -> Dashboard:
                     "short",
                     LOKI,
                     Query(
-                        f"sum by (level) (count_over_time({STREAM} [$__auto]))",
+                        f"sum by (level) (count_over_time({STREAM}[$__auto]))",
                         legend="{{level}}",
                     ),
                 ),
@@ -62,9 +62,10 @@ def build() -> Dashboard:
                 logs(
                     "Logs of trace $trace_id",
                     "Every line of any service carrying the trace_id in the Trace ID "
-                    "variable, oldest first within the trace.",
+                    "variable, oldest first so the request reads in order.",
                     LOKI,
                     Query(TRACE_LINES),
+                    oldest_first=True,
                 ),
             ),
         ),

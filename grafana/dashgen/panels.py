@@ -225,7 +225,14 @@ def state_timeline(
     )
 
 
-def logs(title: str, description: str, ds: Datasource, *queries: Query, **kw: Any) -> Panel:
+def logs(
+    title: str,
+    description: str,
+    ds: Datasource,
+    *queries: Query,
+    oldest_first: bool = False,
+    **kw: Any,
+) -> Panel:
     """A log list; its unit is "none" because the lines are text, not numbers."""
     return Panel(
         "logs",
@@ -240,7 +247,7 @@ def logs(title: str, description: str, ds: Datasource, *queries: Query, **kw: An
             "showTime": True,
             "wrapLogMessage": True,
             "enableLogDetails": True,
-            "sortOrder": "Descending",
+            "sortOrder": "Ascending" if oldest_first else "Descending",
             "dedupStrategy": "none",
         },
         **kw,
