@@ -102,6 +102,14 @@ def _rfc3339(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1e9, tz=UTC).isoformat()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-request (the chaos test's SIGKILL) is not the double's error.
+        return
+
+
 class LokiDouble:
     def __init__(
         self,
@@ -121,8 +129,7 @@ class LokiDouble:
         self.refused: dict[str, int] = defaultdict(int)
         self._failure: tuple[int, str, str | None] | None = None
         self._fail_count = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle -----------------------------------------------------------------

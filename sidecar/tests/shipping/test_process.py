@@ -1,0 +1,229 @@
+"""The sidecar as a real process: SIGTERM, its own output, and the chaos test."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.support import free_port, wait_http
+from tests.support.loki_double import LokiDouble
+
+pytestmark = pytest.mark.integration
+
+
+def _write_config(tmp: Path, loki: LokiDouble, port: int, **shipping: float) -> Path:
+    config = {
+        "server": {"port": port},
+        "loki": {
+            "url": loki.url,
+            "batch_max_wait_seconds": 0.1,
+            "backoff": {"min_seconds": 0.05, "max_seconds": 0.5},
+        },
+        "shipping": {
+            "positions_file": str(tmp / "state" / "positions.json"),
+            "scan_interval_seconds": 0.1,
+            "poll_interval_seconds": 0.05,
+            "rotate_wait_seconds": 0.5,
+            "checkpoint_interval_seconds": 0.1,
+            "shutdown_deadline_seconds": 5,
+            **shipping,
+        },
+        "sources": [{"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}],
+    }
+    path = tmp / "sidecar.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _start(config: Path, stdout: Path) -> subprocess.Popen[bytes]:
+    with stdout.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.fixture
+def loki() -> Iterator[LokiDouble]:
+    with LokiDouble() as double:
+        yield double
+
+
+def _messages(loki: LokiDouble) -> list[str]:
+    return [json.loads(line)["message"] for line in loki.lines()]
+
+
+def test_sigterm_flushes_then_checkpoints(tmp_path, loki):
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "app.log"
+    log.write_text(
+        "".join(json.dumps({"level": "info", "message": f"m{n}"}) + "\n" for n in range(3))
+    )
+    port = free_port()
+    config = _write_config(tmp_path, loki, port)
+    text = config.read_text().replace("batch_max_wait_seconds: 0.1", "batch_max_wait_seconds: 60")
+    config.write_text(text)
+    process = _start(config, tmp_path / "sidecar.out")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/ready")
+        deadline = time.monotonic() + 15
+        while "sidecar_log_lines_read_total{" not in _read_metric(port):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert loki.lines() == []  # held by the 60 s batch wait
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert sorted(_messages(loki)) == ["m0", "m1", "m2"]
+    positions = json.loads((tmp_path / "state" / "positions.json").read_text())
+    assert [e["offset"] for e in positions["files"].values()] == [log.stat().st_size]
+
+
+def _read_metric(port: int) -> str:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    return "\n".join(
+        line
+        for line in text.splitlines()
+        if line.startswith("sidecar_log_lines_read_total{") and not line.endswith(" 0.0")
+    )
+
+
+def test_own_output_in_a_tailed_directory_is_not_shipped(tmp_path, loki):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "app.log").write_text(json.dumps({"message": "from the app"}) + "\n")
+    port = free_port()
+    config = _write_config(tmp_path, loki, port)
+    # The sidecar's stdout lands inside its own glob: a feedback loop if it tailed it.
+    process = _start(config, tmp_path / "logs" / "sidecar.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/ready")
+        deadline = time.monotonic() + 15
+        while not loki.lines():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)  # several scans with the sidecar's own log growing
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    assert "sidecar running" in (tmp_path / "logs" / "sidecar.log").read_text()
+    assert _messages(loki) == ["from the app"]
+
+
+class _Writer(threading.Thread):
+    """Writes N numbered lines, rotating by rename and by copytruncate in turn."""
+
+    def __init__(self, logs: Path, total: int, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.logs, self.total, self.seconds = logs, total, seconds
+        self.rotations = {"rename": 0, "copytruncate": 0}
+
+    def _shift(self) -> None:
+        rotated = sorted(
+            (p for p in self.logs.glob("app.log.*")), key=lambda p: int(p.suffix[1:]), reverse=True
+        )
+        for path in rotated:
+            os.rename(path, self.logs / f"app.log.{int(path.suffix[1:]) + 1}")
+
+    def run(self) -> None:
+        path = self.logs / "app.log"
+        handle = path.open("a")
+        base = 1_795_600_800_000
+        pause = self.seconds / self.total
+        next_rotation = time.monotonic() + 1.0
+        mode = "rename"
+        for n in range(self.total):
+            stamp = base + n
+            record = {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp // 1000))
+                + f".{stamp % 1000:03d}Z",
+                "level": "info" if n % 7 else "error",
+                "message": f"chaos {n:06d}",
+            }
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            if time.monotonic() >= next_rotation:
+                handle.close()
+                self._shift()
+                if mode == "rename":
+                    os.rename(path, self.logs / "app.log.1")
+                    handle = path.open("a")
+                else:
+                    shutil.copy(path, self.logs / "app.log.1")
+                    handle = path.open("r+")
+                    handle.truncate(0)
+                    handle.close()
+                    handle = path.open("a")
+                self.rotations[mode] += 1
+                mode = "copytruncate" if mode == "rename" else "rename"
+                next_rotation = time.monotonic() + random.uniform(0.5, 1.5)
+            if n % 50 == 0:
+                time.sleep(pause * 50)
+        handle.close()
+
+
+def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
+    total = 15_000
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    port = free_port()
+    config = _write_config(tmp_path, loki, port)
+    writer = _Writer(logs, total, seconds=12.0)
+    out = tmp_path / "sidecar.out"
+    kills = 0
+    process = _start(config, out)
+    writer.start()
+    started = time.monotonic()
+    try:
+        while writer.is_alive() or kills < 5:
+            time.sleep(random.uniform(0.7, 2.0))
+            # Loki's answer until the next kill: 500, then 429 with Retry-After, then OK.
+            window = kills % 3
+            if window == 0:
+                loki.fail(500)
+            elif window == 1:
+                loki.fail(429, retry_after="1")
+            else:
+                loki.fail(None)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            kills += 1
+            process = _start(config, out)
+            assert time.monotonic() - started < 60, "chaos phase ran too long"
+        writer.join(timeout=30)
+        loki.fail(None)
+        expected = {f"chaos {n:06d}" for n in range(total)}
+        deadline = time.monotonic() + 40
+        while set(_messages(loki)) != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    received = _messages(loki)
+    missing = expected - set(received)
+    extra = set(received) - expected
+    assert not missing, sorted(missing)[:10]
+    assert not extra, sorted(extra)[:10]
+    assert kills >= 5
+    assert writer.rotations["rename"] >= 2
+    assert writer.rotations["copytruncate"] >= 2
+    assert any(r.status == 500 for r in loki.requests)
+    assert any(r.status == 429 for r in loki.requests)
+    # Re-sends carried the same timestamps, so Loki collapsed them: no duplicates stored.
+    assert len(received) == total
+    assert not loki.refused
