@@ -1,0 +1,127 @@
+"""Every alert follows the contract (DESIGN.md) and is covered by promtool tests."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from tests.prometheus.rules import (
+    PROMETHEUS_DIR,
+    RUNBOOKS_DIR,
+    alert_names,
+    alert_rules,
+    all_rules,
+    promtool_alert_cases,
+)
+
+SPEC = yaml.safe_load((PROMETHEUS_DIR / "slo" / "slos.yaml").read_text())
+DASHBOARD_UIDS = {"obs-service-overview", "obs-health", "obs-logs", "obs-stack"}
+ALERTS = alert_rules()
+ALERT_IDS = [f"{rule['alert']}-{rule['labels'].get('severity')}" for rule in ALERTS]
+
+
+def test_the_issue_s_alerts_all_exist() -> None:
+    assert set(alert_names()) >= {
+        "AvailabilityBudgetBurn",
+        "LatencyBudgetBurn",
+        "HighErrorRate",
+        "HighLatencyP99",
+        "ServiceDown",
+        "HealthCheckFailing",
+        "AggregateHealthDegraded",
+        "ErrorLogSpike",
+        "LogShippingStalled",
+        "LogLinesDropped",
+        "LogBacklogGrowing",
+        "PrometheusConfigReloadFailed",
+        "PrometheusRuleEvaluationFailures",
+        "PrometheusNotConnectedToAlertmanager",
+        "AlertmanagerNotificationsFailing",
+        "TargetScrapeFailing",
+        "Watchdog",
+    }
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=ALERT_IDS)
+def test_alert_labels_and_annotations(rule: dict) -> None:
+    name = rule["alert"]
+    assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", name), "alert names are CamelCase"
+    assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+    annotations = rule["annotations"]
+    assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}
+    assert "{{" not in annotations["summary"], "summary is a static sentence"
+    assert re.search(r"\{\{ (\$labels|\$value|\$externalURL)", annotations["description"])
+    base = SPEC["links"]["runbook_base_url"].rstrip("/")
+    assert annotations["runbook_url"] == f"{base}/{name}.md"
+    dashboard = urlparse(annotations["dashboard_url"])
+    assert f"{dashboard.scheme}://{dashboard.netloc}" == SPEC["links"]["grafana_url"]
+    assert dashboard.path.removeprefix("/d/") in DASHBOARD_UIDS
+    assert dashboard.query.startswith("var-service_name=")
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_every_alert_has_a_runbook(name: str) -> None:
+    runbook = RUNBOOKS_DIR / f"{name}.md"
+    assert runbook.is_file()
+    text = runbook.read_text()
+    assert text.startswith(f"# {name}\n")
+    for section in ("## What it means", "## How to confirm it", "## What to do"):
+        assert section in text
+
+
+@pytest.mark.parametrize("name", alert_names())
+def test_every_alert_has_firing_and_silent_promtool_cases(name: str) -> None:
+    cases = [case for case in promtool_alert_cases() if case["alertname"] == name]
+    firing = [case for case in cases if case.get("exp_alerts")]
+    assert firing, f"no promtool case where {name} fires"
+    if name != "Watchdog":  # fires by design, always
+        assert any(not case.get("exp_alerts") for case in cases), f"no case where {name} is silent"
+    for case in firing:
+        for alert in case["exp_alerts"]:
+            assert {"severity", "service_name"} <= set(alert["exp_labels"])
+            assert set(alert["exp_annotations"]) == {
+                "summary",
+                "description",
+                "runbook_url",
+                "dashboard_url",
+            }
+
+
+def test_every_severity_of_every_alert_is_exercised() -> None:
+    fired = {
+        (case["alertname"], alert["exp_labels"]["severity"])
+        for case in promtool_alert_cases()
+        for alert in case.get("exp_alerts") or []
+    }
+    defined = {(rule["alert"], rule["labels"]["severity"]) for rule in ALERTS}
+    assert defined - fired == set()
+
+
+def test_recording_rules_of_the_contract_exist() -> None:
+    recorded = {rule["record"] for rule in all_rules() if "record" in rule}
+    expected = {
+        "service_name:http_server_requests:rate5m",
+        "service_name_http_route:http_server_requests:rate5m",
+        "service_name:http_server_request_errors:ratio_rate5m",
+        "service_name_http_route:http_server_request_errors:ratio_rate5m",
+        "service_name:slo_availability:objective",
+        "service_name:slo_latency:objective",
+    }
+    for prefix in ("service_name", "service_name_http_route"):
+        for quantile in ("p50", "p95", "p99"):
+            expected.add(f"{prefix}:http_server_request_duration_seconds:{quantile}_rate5m")
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        expected.add(f"service_name:slo_availability_errors:ratio_rate{window}")
+        expected.add(f"service_name:slo_latency_errors:ratio_rate{window}")
+    assert expected - recorded == set()
+
+
+def test_rules_select_services_by_service_name_never_by_job() -> None:
+    for rule in all_rules():
+        expr = str(rule["expr"])
+        name = rule.get("record") or rule["alert"]
+        assert "by (job" not in expr, name
+        assert 'job="' not in expr, name
