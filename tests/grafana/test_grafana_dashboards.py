@@ -11,12 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grafana.dashgen.contract import LOKI_STREAM_LABELS, LOKI_STRUCTURED_METADATA, STACK_TAG
 from grafana.dashgen.render import rendered, stale, write
 from tests.grafana.model import (
     DASHBOARD_DIR,
     DASHBOARD_UIDS,
+    ROOT,
     dashboards,
     datasource_kind,
     datasource_provisioning,
@@ -194,3 +196,28 @@ def test_trace_logs_match_the_tempo_trace_to_logs_query() -> None:
     )
     (panel,) = [t for t in _logql_targets() if t.panel == "Logs of trace $trace_id"]
     assert panel.expr == tempo_query
+
+
+def _alert_dashboard_urls() -> list[str]:
+    urls = []
+    for path in sorted((ROOT / "prometheus" / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    urls.append(rule["annotations"]["dashboard_url"])
+    return urls
+
+
+def test_alert_dashboard_urls_open_an_existing_dashboard_with_its_variables() -> None:
+    # Alerts link here (DESIGN.md: Grafana at http://127.0.0.1:3000); a renamed UID
+    # or variable would leave every notification with a dead link.
+    urls = _alert_dashboard_urls()
+    assert urls, "no alert rules found"
+    boards = dashboards()
+    for url in urls:
+        match = re.fullmatch(r"http://127\.0\.0\.1:3000/d/([\w-]+)\?(.*)", url)
+        assert match is not None, url
+        assert match[1] in boards, url
+        params = {part.split("=", 1)[0] for part in match[2].split("&")}
+        names = {f"var-{name}" for name in variables(boards[match[1]])}
+        assert params <= names, url

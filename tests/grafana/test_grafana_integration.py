@@ -35,7 +35,7 @@ import pytest
 
 from grafana.dashgen.contract import LOKI_STREAM_LABELS
 from tests.grafana.live_stack import ACCESS_LOG_SERVICE, SERVICE, LiveStack
-from tests.grafana.model import Target, substitute, targets
+from tests.grafana.model import Target, datasource_provisioning, substitute, targets
 from tests.grafana.promql_ast import metric_names, parse
 
 pytestmark = pytest.mark.integration
@@ -156,8 +156,14 @@ def test_latency_heatmap_exemplars_carry_trace_ids(live: LiveStack) -> None:
         exemplars = [e for series in body["data"] for e in series["exemplars"]]
         time.sleep(1)
     assert exemplars, "no exemplars on the heatmap's series"
-    # The prometheus datasource links exemplars to Tempo by this label name.
-    assert all(re.fullmatch(r"[0-9a-f]{32}", e["labels"]["trace_id"]) for e in exemplars)
+    # The label the prometheus datasource opens in Tempo is the one the service sets.
+    (link,) = _provisioned("prometheus")["exemplarTraceIdDestinations"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", e["labels"][link["name"]]) for e in exemplars)
+
+
+def _provisioned(uid: str) -> dict:
+    (datasource,) = [ds for ds in datasource_provisioning() if ds["uid"] == uid]
+    return dict(datasource["jsonData"])
 
 
 def _wait_for_streams(live: LiveStack) -> list[dict]:
@@ -178,6 +184,9 @@ def test_pushed_streams_have_the_labels_and_metadata_the_logql_reads(live: LiveS
     assert all(set(s["stream"]) == set(LOKI_STREAM_LABELS) for s in ours)
     # The "Error logs" panel's level=~"error|critical" finds the injected 500s' lines.
     assert any(s["stream"]["level"] in {"error", "critical"} for s in ours)
-    # The "Logs of trace" panel filters on trace_id as structured metadata.
+    # The "Logs of trace" panel and Loki's derived field read trace_id as structured
+    # metadata, under the name the loki datasource links to Tempo.
+    (field,) = _provisioned("loki")["derivedFields"]
     metadata = [v[2] for s in ours for v in s["values"] if len(v) > 2]
-    assert any(re.fullmatch(r"[0-9a-f]{32}", m.get("trace_id", "")) for m in metadata)
+    key = field["matcherRegex"]
+    assert any(re.fullmatch(r"[0-9a-f]{32}", m.get(key, "")) for m in metadata)
