@@ -6,11 +6,9 @@ tests can tell a contract name from a typo.
 
 from __future__ import annotations
 
-# Datasource UIDs provisioned in grafana/provisioning/datasources/.
+# Datasource UIDs provisioned in grafana/provisioning/datasources/ that panels query.
 PROMETHEUS_UID = "prometheus"
 LOKI_UID = "loki"
-TEMPO_UID = "tempo"
-ALERTMANAGER_UID = "alertmanager"
 
 # Dashboard UIDs; alerts' dashboard_url annotations point at these.
 OVERVIEW_UID = "obs-service-overview"
@@ -51,7 +49,6 @@ HEALTH_STATUS = "sidecar_health_status"
 RULE_REQUESTS = "service_name:http_server_requests:rate5m"
 RULE_ERROR_RATIO = "service_name:http_server_request_errors:ratio_rate5m"
 RULE_P95 = "service_name:http_server_request_duration_seconds:p95_rate5m"
-SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
 def slo_error_ratio_rule(slo: str, window: str) -> str:

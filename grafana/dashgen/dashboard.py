@@ -7,16 +7,16 @@ links to the other stack dashboards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from grafana.dashgen.contract import SERVICE_LABEL, STACK_TAG
+from grafana.dashgen.contract import LOKI_UID, PROMETHEUS_UID, SERVICE_LABEL, STACK_TAG
 from grafana.dashgen.panels import Datasource, Json, Panel
 
 GRID_WIDTH = 24
 SCHEMA_VERSION = 39
 
 # The provisioned default datasource of each kind (grafana/provisioning/datasources).
-DEFAULT_DATASOURCE = {"prometheus": ("Prometheus", "prometheus"), "loki": ("Loki", "loki")}
+DEFAULT_DATASOURCE = {"prometheus": ("Prometheus", PROMETHEUS_UID), "loki": ("Loki", LOKI_UID)}
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,6 @@ class Dashboard:
     service_datasource: Datasource
     rows: tuple[Row, ...]
     extra_variables: tuple[TextVariable, ...] = ()
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
     def json(self) -> Json:
         panels = _layout(self.rows)
@@ -65,7 +64,7 @@ class Dashboard:
             "uid": self.uid,
             "title": self.title,
             "description": self.description,
-            "tags": [STACK_TAG, *self.tags],
+            "tags": [STACK_TAG],
             "editable": False,
             "graphTooltip": 1,
             "timezone": "utc",

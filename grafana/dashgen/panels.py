@@ -42,10 +42,9 @@ class Link:
 
     title: str
     dashboard_uid: str
-    extra: str = ""
 
     def json(self) -> Json:
-        query = "${__url_time_range}&${service_name:queryparam}" + self.extra
+        query = "${__url_time_range}&${service_name:queryparam}"
         return {"title": self.title, "url": f"/d/{self.dashboard_uid}?{query}"}
 
 
