@@ -57,11 +57,9 @@ def producers(live: LiveStack) -> Producers:
 
 
 def _labels_of(name: str, producers: Producers) -> set[str] | None:
-    """The label names the first producer of `name` gives it; None if nothing produces it."""
-    for series in producers.values():
-        if name in series:
-            return series[name]
-    return None
+    """The label names any producer gives `name`; None if nothing produces it."""
+    found = [series[name] for series in producers.values() if name in series]
+    return set().union(*found) if found else None
 
 
 @pytest.mark.integration
