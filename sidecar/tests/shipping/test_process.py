@@ -177,6 +177,14 @@ class _Writer(threading.Thread):
         handle.close()
 
 
+def _wait_for_answer(loki: LokiDouble, status: int) -> None:
+    """Let the failure window last until the sidecar has actually met it."""
+    deadline = time.monotonic() + 10
+    while not any(r.status == status for r in loki.requests):
+        assert time.monotonic() < deadline, f"the sidecar never pushed during the {status} window"
+        time.sleep(0.05)
+
+
 def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
     total = 15_000
     logs = tmp_path / "logs"
@@ -191,15 +199,12 @@ def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
     started = time.monotonic()
     try:
         while writer.is_alive() or kills < 5:
-            time.sleep(random.uniform(0.7, 2.0))
             # Loki's answer until the next kill: 500, then 429 with Retry-After, then OK.
-            window = kills % 3
-            if window == 0:
-                loki.fail(500)
-            elif window == 1:
-                loki.fail(429, retry_after="1")
-            else:
-                loki.fail(None)
+            status = (500, 429, None)[kills % 3]
+            loki.fail(status, retry_after="1" if status == 429 else None)
+            time.sleep(random.uniform(0.7, 2.0))
+            if status is not None:
+                _wait_for_answer(loki, status)
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             kills += 1
