@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +36,13 @@ class FaultState:
 
 
 class FaultInjector:
-    def __init__(self, state_file: str | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        state_file: str | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
         self._file = Path(state_file) if state_file else None
         # Chooses which requests fail, nothing secret: a plain PRNG is right.
         self._rng = rng or random.Random()  # noqa: S311
@@ -54,8 +61,8 @@ class FaultInjector:
             await to_thread.run_sync(self._write, None)
 
     async def current(self) -> FaultState | None:
-        if self._file is not None and time.monotonic() - self._checked_at >= REFRESH_SECONDS:
-            self._checked_at = time.monotonic()
+        if self._file is not None and self._clock() - self._checked_at >= REFRESH_SECONDS:
+            self._checked_at = self._clock()
             await to_thread.run_sync(self._reload)
         return self._state
 
