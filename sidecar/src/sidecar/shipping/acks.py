@@ -33,9 +33,11 @@ class FileAcks:
         self._segments: deque[Segment] = deque()
 
     def add(self, end_offset: int, pending: int) -> Segment:
-        segment = Segment(self, end_offset, pending)
+        return self.append(Segment(self, end_offset, pending))
+
+    def append(self, segment: Segment) -> Segment:
         self._segments.append(segment)
-        if pending == 0:
+        if segment.pending == 0:
             self.advance()
         return segment
 

@@ -26,11 +26,19 @@ KNOWN_LEVELS = frozenset(
 )
 
 
+_LEVEL_CACHE: dict[str, str] = {}
+
+
 def normalise_level(value: object) -> str:
     if isinstance(value, str):
+        cached = _LEVEL_CACHE.get(value)
+        if cached is not None:
+            return cached
         lowered = value.lower()
-        if lowered in KNOWN_LEVELS:
-            return lowered
+        level = lowered if lowered in KNOWN_LEVELS else UNKNOWN_LEVEL
+        if len(_LEVEL_CACHE) < 1024:  # bounded: level spellings are few, garbage is not
+            _LEVEL_CACHE[value] = level
+        return level
     return UNKNOWN_LEVEL
 
 
@@ -64,14 +72,20 @@ class JsonParser:
         span = record.get(self._span)
         meta: Metadata | None = None
         if trace or span:
-            pairs = []
-            if isinstance(trace, str) and trace:
-                pairs.append(("trace_id", trace))
-            if isinstance(span, str) and span:
-                pairs.append(("span_id", span))
-            meta = tuple(pairs) or None
+            if type(trace) is str and type(span) is str and trace and span:
+                meta = (("trace_id", trace), ("span_id", span))
+            else:
+                pairs = []
+                if isinstance(trace, str) and trace:
+                    pairs.append(("trace_id", trace))
+                if isinstance(span, str) and span:
+                    pairs.append(("span_id", span))
+                meta = tuple(pairs) or None
         stamp = record.get(self._ts)
-        ts = _record_timestamp(stamp) if stamp is not None else None
+        if type(stamp) is str:
+            ts = parse_rfc3339(stamp)
+        else:
+            ts = _record_timestamp(stamp) if stamp is not None else None
         return (
             line,
             normalise_level(record.get(self._level)),

@@ -35,7 +35,8 @@ from sidecar.shipping.tailer import Chunk, Tailer
 
 log = logging.getLogger(__name__)
 
-ENTRY_OVERHEAD = 48  # bytes of bookkeeping counted per buffered entry
+ENTRY_OVERHEAD = 200  # str header, entry tuple, timestamp int, list slot
+ENTRY_OVERHEAD_META = 520  # plus trace_id/span_id pairs
 ANCHOR_EVERY_NS = 1_000_000_000
 YIELD_EVERY_BYTES = 4 * 1024 * 1024
 _TS = itemgetter(0)
@@ -221,20 +222,27 @@ class SourcePipeline:
         return progressed
 
     def _ingest(self, tailer: Tailer, chunk: Chunk) -> None:
+        # The hot path: one pass per line, counters aggregated per chunk.
         parse = self._parse
-        labels = self._labels
+        for_level = self._labels.for_level
         recorder = self.recorder
+        pending = self._pending
         now_ns = time.time_ns()
-        malformed: Counter[str] = Counter()
-        levels: Counter[str] = Counter()
-        staged: list[tuple[str, int, str, tuple[tuple[str, str], ...] | None, int]] = []
+        malformed: dict[str, int] = {}
+        levels: dict[str, int] = {}
+        segment = None
+        if chunk.end_offset is not None:
+            # Registered after the loop, with its count, before any batch can carry it.
+            segment = Segment(tailer.acks, chunk.end_offset, 0)
+        staged = 0
+        size_total = 0
         empty = 0
         for raw in chunk.lines:
             data = raw.data
             if b"\x00" in data:
                 data = data.replace(b"\x00", b"")
-                malformed["nul_bytes"] += 1
-            if data.endswith(b"\r"):
+                malformed["nul_bytes"] = malformed.get("nul_bytes", 0) + 1
+            if data[-1:] == b"\r":
                 data = data[:-1]
             if not data:
                 empty += 1
@@ -243,31 +251,31 @@ class SourcePipeline:
                 text = data.decode()
             except UnicodeDecodeError:
                 text = data.decode(errors="replace")
-                malformed["invalid_utf8"] += 1
+                malformed["invalid_utf8"] = malformed.get("invalid_utf8", 0) + 1
             if raw.skipped:
                 text = self._truncate(data, raw.skipped)
-                malformed["truncated"] += 1
+                malformed["truncated"] = malformed.get("truncated", 0) + 1
                 line, level, ts, meta, record, bad = self._text(text)
             else:
                 line, level, ts, meta, record, bad = parse(text)
             if bad is not None:
-                malformed[bad] += 1
+                malformed[bad] = malformed.get(bad, 0) + 1
             if recorder is not None:
                 recorder.observe(line, record)
             if ts is None:
                 ts, created = tailer.read_time(raw.start, now_ns, ANCHOR_EVERY_NS)
                 if created:
                     self.anchors_dirty = True
-            levels[level] += 1
-            staged.append((labels.for_level(level), ts, line, meta, len(line) + ENTRY_OVERHEAD))
-        segment = None
-        if chunk.end_offset is not None:
-            segment = tailer.acks.add(chunk.end_offset, len(staged))
-        pending = self._pending
-        size_total = 0
-        for stream, ts, line, meta, size in staged:
-            pending[stream].append((ts, line, meta, segment, size))
+            levels[level] = levels.get(level, 0) + 1
+            # Rough bytes of memory an entry holds (str, tuple, ints, metadata), so the
+            # buffer limit bounds the process's memory rather than just the line text.
+            size = len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
+            pending[for_level(level)].append((ts, line, meta, segment, size))
             size_total += size
+            staged += 1
+        if segment is not None:
+            segment.pending = staged
+            tailer.acks.append(segment)
         read = len(chunk.lines)
         if read:
             self._m_read.inc(read)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import UTC, datetime
 
 _NS = 1_000_000_000
@@ -10,10 +11,17 @@ _NS = 1_000_000_000
 # them keeps RFC 3339 parsing off the profile.
 _prefix_cache: dict[str, int] = {}
 _PREFIX_CACHE_MAX = 4096
+_FRACTION = re.compile(r"[.,](\d+)")
 
 
 def parse_rfc3339(value: str) -> int | None:
     """`2026-11-25T16:45:07.123Z` (any fraction, Z or +hh:mm) -> ns; None if unparseable."""
+    if len(value) == 24 and value[19] == "." and value[23] == "Z":
+        # DESIGN.md's own format (milliseconds, UTC): the hot path, kept short.
+        seconds = _prefix_cache.get(value[:19])
+        millis = value[20:23]
+        if seconds is not None and millis.isdigit():
+            return seconds * _NS + int(millis) * 1_000_000
     if len(value) >= 20 and value[10] in "Tt ":
         seconds = _prefix_cache.get(value[:19])
         if seconds is None:
@@ -39,13 +47,11 @@ def _prefix_seconds(prefix: str) -> int | None:
 
 
 def _fraction(value: str, start: int) -> tuple[int, str]:
-    if start < len(value) and value[start] in ".,":
-        end = start + 1
-        while end < len(value) and value[end].isdigit():
-            end += 1
-        digits = value[start + 1 : end]
-        return int((digits + "000000000")[:9]) if digits else 0, value[end:]
-    return 0, value[start:]
+    match = _FRACTION.match(value, start)
+    if match is None:
+        return 0, value[start:]
+    digits = match.group(1)
+    return int((digits + "000000000")[:9]), value[match.end() :]
 
 
 def _offset_seconds(rest: str) -> int | None:

@@ -1,0 +1,163 @@
+"""Benchmark: 1,000,000 JSON lines (~200 bytes) from a file to a local push endpoint.
+
+    .venv/bin/python bench/log_shipping/run.py [--lines N] [--encoding protobuf|json]
+
+The sidecar runs as its own process pinned to one core; the push endpoint is a sink
+in another process that answers 204 (so its work is not the sidecar's). Printed:
+lines/s, MB/s, CPU seconds and peak RSS of the sidecar, and a baseline measured in the
+same run: reading the file and parsing every line with orjson, nothing else, as a
+ratio. Targets (issue 3): >= 100,000 lines/s on one core, peak RSS <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import orjson
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_lines(path: Path, count: int) -> int:
+    base = 1_795_600_800_000
+    with path.open("wb") as handle:
+        for n in range(count):
+            stamp = base + n
+            seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp // 1000))
+            record = {
+                "timestamp": f"{seconds}.{stamp % 1000:03d}Z",
+                "level": "error" if n % 50 == 0 else "info",
+                "logger": "app.api",
+                "message": f"request handled {n:08d}",
+                "service_name": "bench",
+                "trace_id": f"{n:032x}",
+                "span_id": f"{n:016x}",
+            }
+            handle.write(orjson.dumps(record) + b"\n")
+    return path.stat().st_size
+
+
+def sink(port: int) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def baseline(path: Path) -> float:
+    """Lines per second for the least any shipper must do: read and parse each line."""
+    started = time.process_time()
+    count = 0
+    with path.open("rb") as handle:
+        carry = b""
+        while chunk := handle.read(1 << 18):
+            parts = (carry + chunk).split(b"\n")
+            carry = parts.pop()
+            for part in parts:
+                orjson.loads(part)
+                count += 1
+    return count / (time.process_time() - started)
+
+
+def shipped(port: int) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return 0.0
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("sidecar_log_lines_shipped_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--encoding", choices=["protobuf", "json"], default="protobuf")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "logs").mkdir()
+        log = tmp / "logs" / "app.log"
+        size = write_lines(log, args.lines)
+        sink_port, port = free_port(), free_port()
+        sink_process = subprocess.Popen(
+            [sys.executable, "-c", f"import run; run.sink({sink_port})"],
+            cwd=Path(__file__).parent,
+        )
+        config = {
+            "log_level": "warning",
+            "server": {"port": port},
+            "loki": {
+                "url": f"http://127.0.0.1:{sink_port}/loki/api/v1/push",
+                "encoding": args.encoding,
+            },
+            "shipping": {"positions_file": str(tmp / "positions.json")},
+            "sources": [{"name": "bench", "service_name": "bench", "paths": [str(log)]}],
+        }
+        (tmp / "sidecar.yaml").write_text(yaml.safe_dump(config))
+        base_rate = baseline(log)
+        started = time.monotonic()
+        sidecar = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "run", "--config", str(tmp / "sidecar.yaml")],
+            preexec_fn=lambda: os.sched_setaffinity(0, {0}),  # one core
+        )
+        try:
+            while shipped(port) < args.lines:
+                if sidecar.poll() is not None:
+                    raise SystemExit("the sidecar exited early")
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            proc = psutil.Process(sidecar.pid)
+            cpu = proc.cpu_times()
+            cpu_seconds = cpu.user + cpu.system
+            status = Path(f"/proc/{sidecar.pid}/status").read_text()
+            peak_kb = int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1])
+        finally:
+            sidecar.send_signal(signal.SIGTERM)
+            sidecar.wait(timeout=30)
+            sink_process.kill()
+            sink_process.wait()
+    rate = args.lines / elapsed
+    print(f"lines:            {args.lines:,} ({size / 1e6:.1f} MB, {size / args.lines:.0f} B/line)")
+    print(f"encoding:         {args.encoding}")
+    print(f"wall time:        {elapsed:.2f} s (process start to last line acknowledged)")
+    print(f"throughput:       {rate:,.0f} lines/s, {size / elapsed / 1e6:.1f} MB/s")
+    per_cpu = args.lines / cpu_seconds
+    print(f"sidecar CPU:      {cpu_seconds:.2f} s ({per_cpu:,.0f} lines per CPU second)")
+    print(f"sidecar peak RSS: {peak_kb / 1024:.1f} MiB")
+    print(f"baseline:         {base_rate:,.0f} lines/s (read + orjson.loads only, this process)")
+    print(f"ratio:            {rate / base_rate:.2f} of baseline")
+
+
+if __name__ == "__main__":
+    main()
