@@ -129,9 +129,15 @@ def test_access_log_metrics_of_a_service_without_metrics_reach_prometheus(
 
     series = eventually(traffic_counted, 120, "200 and 500 access-log series", every=2)
     routes = {s["metric"]["http_route"] for s in series}
-    # Every path was mapped to its template: no raw ids, no "other".
+    # Paths map to their templates, never raw ids; only the unknown /metrics
+    # probed above (a 404) falls into "other".
     assert "/orders/{id}" in routes, routes
-    assert routes <= {"/orders/{id}", "/healthz"}, routes
+    assert set(routes) <= {"/orders/{id}", "/healthz", "other"}, routes
+    assert all(
+        s["metric"]["http_response_status_code"] == "404"
+        for s in series
+        if s["metric"]["http_route"] == "other"
+    )
 
     # The stack's recording rules aggregate them like any service's own metrics.
     error_ratio = "service_name:http_server_request_errors:ratio_rate5m"
