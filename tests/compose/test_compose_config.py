@@ -78,7 +78,7 @@ def test_default_mode_runs_the_sample_service(compose: Compose) -> None:
 
 def test_the_sidecar_reads_the_service_logs_read_only(compose: Compose) -> None:
     volumes = compose.config()["services"]["sidecar"]["volumes"]
-    logs = [v for v in volumes if v["target"] == "/var/log/sample_service"]
+    logs = [v for v in volumes if v["target"] == "/var/log/sample-service"]
     assert logs
     assert logs[0]["read_only"] is True
     writer = compose.config()["services"]["sample_service"]["volumes"]
