@@ -30,7 +30,8 @@ Notification = dict[str, Any]
 
 class _Store:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a wait_for predicate may read `notifications` itself.
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._notifications: list[Notification] = []
         self.malformed = 0
