@@ -48,12 +48,13 @@ class _Failed(Exception):
         self.sub_checks = sub_checks
 
 
-async def run_probe(client: httpx.AsyncClient, check: HttpCheck | TcpCheck) -> ProbeResult:
-    """Run `check` once within its timeout."""
+async def run_probe(client: httpx.AsyncClient | None, check: HttpCheck | TcpCheck) -> ProbeResult:
+    """Run `check` once within its timeout (`client` is needed for HTTP checks only)."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(check.timeout_seconds):
             if isinstance(check, HttpCheck):
+                assert client is not None, "an HTTP check needs a client"
                 status, error, sub_checks = await _probe_http(client, check)
             else:
                 await _probe_tcp(check)

@@ -32,9 +32,15 @@ def render(states: Iterable[CheckState]) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {
         "status": status,
         "description": "health of the services watched by the observability sidecar",
-        "checks": {state.check.name: [_entry(state)] for state in states},
+        "checks": {state.check.name: [_cached_entry(state)] for state in states},
     }
     return (503 if status == "fail" else 200), body
+
+
+def _cached_entry(state: CheckState) -> dict[str, Any]:
+    if state.rendered is None:
+        state.rendered = _entry(state)
+    return state.rendered
 
 
 def _entry(state: CheckState) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class CheckState:
     sub_checks: dict[str, list[dict[str, Any]]] | None = None
     consecutive_failures: int = field(default=0)
     consecutive_successes: int = field(default=0)
+    # The /health entry built from the fields above, until the next run changes them:
+    # /health is read far more often than any one check runs.
+    rendered: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def up(self) -> bool:
@@ -44,6 +47,7 @@ class CheckState:
 
     def record(self, result: ProbeResult, now: float) -> bool:
         """Fold one run into the state; True when the published status changed."""
+        self.rendered = None
         self.last_run = now
         self.last_duration = result.duration
         self.output = result.error
