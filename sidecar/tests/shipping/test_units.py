@@ -82,7 +82,7 @@ def test_resume_checks_offset_and_fingerprint(tmp_path):
     first.close()
     resumed = _tailer(path, good)
     assert resumed.read_offset == 8
-    assert [line.data for line in resumed.read_chunk().lines] == [b"three"]
+    assert resumed.read_chunk().lines == [b"three"]
     resumed.close()
     past_end = _tailer(path, Position(str(path), 99, good.fingerprint, good.fingerprint_len))
     assert past_end.read_offset == 0
@@ -98,11 +98,11 @@ def test_lines_carry_offsets_across_chunks_and_partial_is_held(tmp_path):
     tailer = _tailer(path)
     lines = []
     while (chunk := tailer.read_chunk()) is not None:
-        lines.extend((line.data, line.start) for line in chunk.lines)
+        lines.extend(zip(chunk.lines, chunk.starts(), strict=True))
     assert lines == [(b"a" * 100, 0), (b"bb", 101)]
     assert tailer.held_bytes == 2
     partial = tailer.take_partial()
-    assert [(line.data, line.start) for line in partial.lines] == [(b"cc", 104)]
+    assert list(zip(partial.lines, partial.starts(), strict=True)) == [(b"cc", 104)]
     assert partial.end_offset == 106
     tailer.close()
 

@@ -237,8 +237,15 @@ class SourcePipeline:
         staged = 0
         size_total = 0
         empty = 0
-        for raw in chunk.lines:
-            data = raw.data
+        skipped_by_index = chunk.skipped
+        offset = chunk.start
+        for index, data in enumerate(chunk.lines):
+            line_start = offset
+            offset += len(data) + 1
+            skipped = 0
+            if skipped_by_index is not None:
+                skipped = skipped_by_index.get(index, 0)
+                offset += skipped
             if b"\x00" in data:
                 data = data.replace(b"\x00", b"")
                 malformed["nul_bytes"] = malformed.get("nul_bytes", 0) + 1
@@ -252,8 +259,8 @@ class SourcePipeline:
             except UnicodeDecodeError:
                 text = data.decode(errors="replace")
                 malformed["invalid_utf8"] = malformed.get("invalid_utf8", 0) + 1
-            if raw.skipped:
-                text = self._truncate(data, raw.skipped)
+            if skipped:
+                text = self._truncate(data, skipped)
                 malformed["truncated"] = malformed.get("truncated", 0) + 1
                 line, level, ts, meta, record, bad = self._text(text)
             else:
@@ -263,7 +270,7 @@ class SourcePipeline:
             if recorder is not None:
                 recorder.observe(line, record)
             if ts is None:
-                ts, created = tailer.read_time(raw.start, now_ns, ANCHOR_EVERY_NS)
+                ts, created = tailer.read_time(line_start, now_ns, ANCHOR_EVERY_NS)
                 if created:
                     self.anchors_dirty = True
             levels[level] = levels.get(level, 0) + 1

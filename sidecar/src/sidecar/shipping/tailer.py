@@ -17,16 +17,22 @@ from sidecar.shipping.positions import FINGERPRINT_BYTES, Position, fingerprint,
 
 
 @dataclass(slots=True)
-class RawLine:
-    data: bytes
-    start: int  # file offset of the line's first byte
-    skipped: int  # bytes cut off because the line exceeded max_line_bytes
-
-
-@dataclass(slots=True)
 class Chunk:
-    lines: list[RawLine]
+    """Complete lines, contiguous in the file from `start`, without their newlines."""
+
+    lines: list[bytes]
+    start: int  # file offset of lines[0]
     end_offset: int | None  # file offset just after the last complete line, if any
+    # index -> bytes cut off a line longer than max_line_bytes (rare, hence a dict)
+    skipped: dict[int, int] | None = None
+
+    def starts(self) -> list[int]:
+        """Each line's file offset (for tests and diagnostics; the hot path sums inline)."""
+        offsets, offset = [], self.start
+        for index, line in enumerate(self.lines):
+            offsets.append(offset)
+            offset += len(line) + 1 + (self.skipped or {}).get(index, 0)
+        return offsets
 
 
 class Tailer:
@@ -75,47 +81,56 @@ class Tailer:
             return None
         base = self.read_offset
         self.read_offset += len(data)
-        lines: list[RawLine] = []
         max_line = self.max_line
-        start = 0
+        lines: list[bytes] = []
+        skipped: dict[int, int] | None = None
+        first = base
         if self._discarding:
             newline = data.find(b"\n")
             if newline < 0:
                 self._skipped += len(data)
-                return Chunk(lines, None)
-            lines.append(RawLine(self._carry, self._carry_start, self._skipped + newline))
+                return Chunk(lines, base, None)
+            lines.append(self._carry)
+            skipped = {0: self._skipped + newline}
+            first = self._carry_start
             self._carry, self._discarding, self._skipped = b"", False, 0
-            start = newline + 1
+            data = data[newline + 1 :]
+            base += newline + 1
         elif self._carry:
             data = self._carry + data
-            base = self._carry_start
+            base = first = self._carry_start
             self._carry = b""
-        parts = data[start:].split(b"\n")
+        parts = data.split(b"\n")
         tail = parts.pop()
-        offset = base + start
-        for part in parts:
-            size = len(part)
-            if size > max_line:
-                lines.append(RawLine(part[:max_line], offset, size - max_line))
-            else:
-                lines.append(RawLine(part, offset, 0))
-            offset += size + 1
-        self._carry_start = offset
+        if parts and max(map(len, parts)) > max_line:
+            skipped = skipped or {}
+            for index, part in enumerate(parts):
+                if len(part) > max_line:
+                    skipped[len(lines) + index] = len(part) - max_line
+                    parts[index] = part[:max_line]
+        lines.extend(parts)
+        end = base + len(data) - len(tail)
+        self._carry_start = end
         if len(tail) > max_line:
             self._carry, self._discarding = tail[:max_line], True
             self._skipped = len(tail) - max_line
         else:
             self._carry = tail
-        return Chunk(lines, offset if lines else None)
+        return Chunk(lines, first, end if lines else None, skipped)
 
     def take_partial(self) -> Chunk | None:
         """The held unterminated last line, for a file that can never complete it."""
         if not self._carry and not self._discarding:
             return None
-        line = RawLine(self._carry, self._carry_start, self._skipped)
+        chunk = Chunk(
+            [self._carry],
+            self._carry_start,
+            self.read_offset,
+            {0: self._skipped} if self._skipped else None,
+        )
         self._carry, self._discarding, self._skipped = b"", False, 0
         self._carry_start = self.read_offset
-        return Chunk([line], self.read_offset)
+        return chunk
 
     @property
     def held_bytes(self) -> int:
