@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 from tests.alertmanager.running import ALERTMANAGER_DIR, render, running_alertmanager
+from tests.alertmanager.smtp_double import SmtpDouble
+from tests.integration.background import background
 from tests.integration.transforms import fast_alertmanager_timings
-from tests.support import require_binary
+from tests.support import free_port, require_binary, wait_http
 from tests.support.webhook_receiver import WebhookReceiver
 
 COMMITTED = ALERTMANAGER_DIR / "alertmanager.yml"
@@ -275,3 +277,58 @@ def test_slack_message_is_readable_at_a_glance(tmp_path: Path) -> None:
     assert "runbook: https://runbooks.example/HighErrorRate.md" in text
     assert "dashboard: http://127.0.0.1:3000/d/obs-service-overview" in text
     assert hook.notifications[0]["receiver"] == "page"
+
+
+@pytest.mark.integration
+def test_email_is_sent_with_the_on_call_template(tmp_path: Path) -> None:
+    with WebhookReceiver() as hook, SmtpDouble() as smtp:
+        env = {
+            "ALERT_WEBHOOK_URL": hook.url,
+            "ALERT_EMAIL_TO": "oncall@example.com",
+            "ALERT_EMAIL_FROM": "alertmanager@example.com",
+            "SMTP_SMARTHOST": smtp.address,
+            "SMTP_REQUIRE_TLS": "false",
+        }
+        transform = lambda text: fast_alertmanager_timings(text, "1s", "1s")  # noqa: E731
+        with running_alertmanager(tmp_path, env, transform) as url:
+            _post_alerts(url, [("LogLinesDropped", "checkout", "warning")])
+            deadline = time.monotonic() + 30
+            while not smtp.messages() and time.monotonic() < deadline:
+                time.sleep(0.2)
+    messages = smtp.messages()
+    assert messages, "no e-mail arrived"
+    message = messages[0]
+    assert message["To"] == "oncall@example.com"
+    assert message["Subject"] == "[WARNING FIRING:1] LogLinesDropped - checkout"
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    body = text.get_content()
+    assert "since " in body
+    assert "runbook: " in body
+
+
+@pytest.mark.integration
+def test_container_entrypoint_renders_then_runs_alertmanager(tmp_path: Path) -> None:
+    """What docker-compose runs: entrypoint.sh with RENDER_DIR and Alertmanager's flags."""
+    binary = require_binary("alertmanager")
+    port = free_port()
+    env = {
+        "RENDER_DIR": str(tmp_path / "render"),
+        "ALERT_WEBHOOK_URL": WEBHOOK,
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.invalid/x",
+        "PATH": f"{Path(binary).parent}:/usr/bin:/bin",
+    }
+    cmd = [
+        "sh",
+        str(ALERTMANAGER_DIR / "entrypoint.sh"),
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with background(cmd, tmp_path / "entrypoint.log", env=env) as process:
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=20)
+        process.assert_running()
+        status = httpx.get(f"http://127.0.0.1:{port}/api/v2/status", timeout=5).json()
+    loaded = status["config"]["original"]
+    assert "slack_configs" in loaded
+    assert f"{tmp_path / 'render'}/secrets/webhook_url" in loaded
