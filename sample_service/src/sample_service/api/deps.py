@@ -18,7 +18,8 @@ from sample_service.crud import users as users_crud
 from sample_service.models import User
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI would run a plain `def` dependency in the thread pool.
     return request.app.state.service
 
 

@@ -15,9 +15,19 @@ async def get(session: AsyncSession, item_id: int) -> Item | None:
     return await session.get(Item, item_id)
 
 
-async def list_page(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Item]:
-    result = await session.execute(select(Item).order_by(Item.id).limit(limit).offset(offset))
-    return result.scalars().all()
+async def list_page(
+    session: AsyncSession, *, limit: int, offset: int
+) -> tuple[Sequence[Item], int]:
+    """One page and the total number of items, in one round trip (a window count)."""
+    total = func.count().over().label("total")
+    result = await session.execute(
+        select(Item, total).order_by(Item.id).limit(limit).offset(offset)
+    )
+    rows = result.all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    # Past the last page the window has no row to ride on: count on its own.
+    return [], await count(session)
 
 
 async def count(session: AsyncSession) -> int:

@@ -16,8 +16,7 @@ def cache_key(item_id: int) -> str:
 
 
 async def list_items(session: AsyncSession, *, limit: int, offset: int) -> ItemPage:
-    rows = await items_crud.list_page(session, limit=limit, offset=offset)
-    total = await items_crud.count(session)
+    rows, total = await items_crud.list_page(session, limit=limit, offset=offset)
     return ItemPage(
         items=[ItemRead.model_validate(row) for row in rows],
         total=total,
