@@ -17,10 +17,17 @@ def init_sentry(settings: Settings) -> bool:
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.sentry_environment or settings.environment,
         release=f"{settings.service_name}@{__version__}",
-        send_default_pii=False,
-        # Frame locals hold raw ASGI scopes (Authorization, cookies) and passwords in
-        # flight; send_default_pii does not scrub them, so they are not sent at all.
-        include_local_variables=False,
+        # No personal data: no user identity, no cookies, no bodies (passwords), no query
+        # strings, headers only through the SDK's sensitive-name denylist, and no frame
+        # locals (they hold raw ASGI scopes with Authorization and cookies).
+        data_collection={
+            "user_info": False,
+            "cookies": {"mode": "off"},
+            "http_bodies": [],
+            "url_query_params": {"mode": "off"},
+            "database_query_data": False,
+            "stack_frame_variables": False,
+        },
         # Errors are captured explicitly by the exception handler; logging the same
         # error must not produce a second event.
         integrations=[LoggingIntegration(event_level=None)],
