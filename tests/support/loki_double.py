@@ -32,6 +32,7 @@ import argparse
 import gzip
 import json
 import re
+import ssl
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -130,6 +131,7 @@ class LokiDouble:
         self._failure: tuple[int, str, str | None] | None = None
         self._fail_count = 0
         self._server = _QuietServer(("127.0.0.1", port), self._handler())
+        self._scheme = "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -140,11 +142,18 @@ class LokiDouble:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PUSH_PATH}"
+        return f"{self._scheme}://127.0.0.1:{self.port}{PUSH_PATH}"
 
     def start(self) -> LokiDouble:
         self._thread.start()
         return self
+
+    def serve_tls(self, certfile: str, keyfile: str) -> None:
+        """Answer over HTTPS with this certificate (call before start)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "https"
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 
 import httpx
 from sidecar.app import Sidecar
+from sidecar.shipping.encoding import encode_protobuf
+from sidecar.shipping.loki_client import LokiClient
+
+from sidecar.config import LokiConfig
+from tests.support import require_binary
+from tests.support.loki_double import LokiDouble
 
 
 async def test_500_and_429_are_retried_until_accepted(harness):
@@ -29,7 +36,7 @@ async def test_500_and_429_are_retried_until_accepted(harness):
         assert harness.metric(sidecar, "sidecar_log_lines_dropped_total", reason="rejected") == 0
 
 
-async def test_400_is_not_retried_and_refused_entries_are_counted_by_reason(harness):
+async def test_400_is_not_retried_and_refused_entries_are_counted_by_reason(harness, caplog):
     harness.loki.max_line_size = 300  # smaller than the sidecar's own limit
     path = harness.logs / "app.log"
     path.write_text(
@@ -48,6 +55,8 @@ async def test_400_is_not_retried_and_refused_entries_are_counted_by_reason(harn
         assert harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 2
         assert harness.metric(sidecar, "sidecar_log_ship_requests_total", outcome="rejected") == 1
         assert len(harness.loki.requests) == 1  # not retried
+        refusals = [r for r in caplog.records if r.getMessage().startswith("Loki refused")]
+        assert len(refusals) == 1  # logged once for the batch, not once per entry
         # The checkpoint moves past the refused batch: it would be refused again.
         await harness.eventually(
             lambda: _offset(harness) == path.stat().st_size, what="checkpoint advanced"
@@ -146,3 +155,31 @@ async def test_shutdown_with_loki_down_meets_the_deadline_and_keeps_lines(harnes
     stop.set()
     await asyncio.wait_for(task, timeout=5)  # the deadline, not Loki, bounds shutdown
     assert _offset(harness) == 0  # nothing acknowledged, nothing skipped
+
+
+async def test_tls_is_verified_by_default(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            require_binary("openssl", "apt-get install openssl"),
+            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    body = encode_protobuf([('{a="b"}', {"a": "b"}, [(1, "x", None)])])
+    loki = LokiDouble()
+    loki.serve_tls(str(cert), str(key))
+    with loki:
+        untrusted = LokiClient(LokiConfig(url=loki.url))
+        attempt, _ = await untrusted.attempt(body)
+        await untrusted.close()
+        assert attempt.outcome == "error"
+        assert "CERTIFICATE_VERIFY_FAILED" in attempt.body
+        trusted = LokiClient(LokiConfig(url=loki.url, tls={"ca_file": str(cert)}))
+        attempt, _ = await trusted.attempt(body)
+        await trusted.close()
+        assert attempt.outcome == "success"
+    assert loki.lines() == ["x"]

@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -46,11 +47,11 @@ class LokiClient:
             auth = httpx.BasicAuth(
                 config.basic_auth.username, config.basic_auth.password.get_secret_value()
             )
-        verify: bool | str = True
+        verify: bool | ssl.SSLContext = True
         if config.tls.insecure_skip_verify:
             verify = False
         elif config.tls.ca_file is not None:
-            verify = str(config.tls.ca_file)
+            verify = ssl.create_default_context(cafile=str(config.tls.ca_file))
         self._http = httpx.AsyncClient(
             headers=headers,
             auth=auth,
