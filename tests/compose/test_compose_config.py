@@ -52,6 +52,20 @@ def test_default_mode_validates_and_passes_the_policy(compose: Compose) -> None:
     assert _policy_violations(compose) == []
 
 
+def test_the_e2e_subset_with_its_webhook_receiver_passes_the_policy(
+    compose: Compose, tmp_path: Path
+) -> None:
+    compose.files = [*DEFAULT, "tests/compose/compose.e2e.yaml"]
+    compose.env.update(
+        {
+            "E2E_FAULT_ADMIN_TOKEN": random_secret(),
+            "E2E_PROMETHEUS_CONFIG": str(tmp_path / "prometheus.yml"),
+            "E2E_WEBHOOK_PORT": "19000",
+        }
+    )
+    assert _policy_violations(compose) == []
+
+
 def test_the_stack_refuses_to_start_without_a_grafana_password(compose: Compose) -> None:
     del compose.env["GF_ADMIN_PASSWORD"]
     result = compose.run("config", "--quiet")
