@@ -19,6 +19,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from operator import itemgetter
+from typing import Any, Protocol
 
 from sidecar.config import LokiConfig, ShippingConfig, SourceConfig
 from sidecar.metrics import ShippingMetrics
@@ -45,10 +46,10 @@ _TS = itemgetter(0)
 Entry = tuple[int, str, tuple[tuple[str, str], ...] | None, Segment | None, int]
 
 
-class Observer:
+class Observer(Protocol):
     """What the access-log recorder offers: one call per line read."""
 
-    def observe(self, line: str, record: object) -> None: ...
+    def observe(self, line: str, record: Any) -> None: ...
 
 
 class SourcePipeline:
