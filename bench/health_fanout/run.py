@@ -1,0 +1,175 @@
+"""Benchmark: 1,000 health checks at a 10 s interval, 10 % of them against hanging targets.
+
+Runs the sidecar's health monitor (bench/health_fanout/sidecar_app.py, under uvicorn) in
+its own process, twice: with no checks (the baseline) and with the full fan-out. From
+this second process it polls /health and /health/live at a fixed rate and reports the
+sidecar's CPU share (process CPU time / wall time) and the latency percentiles, plus the
+fan-out / baseline ratios. Targets: CPU share < 10 % of a core, /health p99 < 100 ms.
+
+    .venv/bin/python bench/health_fanout/run.py [--checks 1000] [--duration 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+from tests.support import free_port, wait_http  # noqa: E402
+
+
+@dataclass
+class Phase:
+    name: str
+    cpu_share: float
+    health_ms: list[float]
+    live_ms: list[float]
+    statuses: dict[str, int]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+def health_config(checks: int, hang_fraction: float, port: int, args: argparse.Namespace) -> dict:
+    hanging = round(checks * hang_fraction)
+    return {
+        "health": {
+            "checks": [
+                {
+                    "name": f"check-{i:04d}",
+                    "service_name": f"svc-{i % 10}",
+                    "kind": "http",
+                    "url": f"http://127.0.0.1:{port}/{_kind(i, hanging, checks)}/{i}",
+                    "interval_seconds": args.interval,
+                    "timeout_seconds": args.timeout,
+                    "critical": False,
+                }
+                for i in range(checks)
+            ]
+        }
+    }
+
+
+def _kind(index: int, hanging: int, checks: int) -> str:
+    # Exactly `hanging` of the checks hang, spread evenly through the start-up order.
+    return "hang" if index * hanging // checks != (index + 1) * hanging // checks else "ok"
+
+
+@contextlib.contextmanager
+def process(*argv: str) -> Iterator[subprocess.Popen[bytes]]:
+    child = subprocess.Popen([sys.executable, *argv])
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_phase(name: str, checks: int, target_port: int, args: argparse.Namespace) -> Phase:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp, "health.yaml")
+        config.write_text(
+            yaml.safe_dump(health_config(checks, args.hang_fraction, target_port, args))
+        )
+        with process(
+            str(HERE / "sidecar_app.py"), "--config", str(config), "--port", str(port)
+        ) as child:
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/health/live")
+            # Warm-up: one full interval so every check has started and hung ones have timed out.
+            time.sleep(args.interval + args.timeout)
+            sidecar = psutil.Process(child.pid)
+            health_ms: list[float] = []
+            live_ms: list[float] = []
+            period = 1.0 / args.rate
+            with httpx.Client(base_url=base, timeout=10) as client:
+                cpu_start = sum(sidecar.cpu_times()[:2])
+                wall_start = time.monotonic()
+                next_at = wall_start
+                while time.monotonic() - wall_start < args.duration:
+                    for path, samples in (("/health", health_ms), ("/health/live", live_ms)):
+                        started = time.perf_counter()
+                        response = client.get(path)
+                        if path == "/health/live":
+                            response.raise_for_status()
+                        samples.append((time.perf_counter() - started) * 1000)
+                    next_at += period
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+                cpu = sum(sidecar.cpu_times()[:2]) - cpu_start
+                wall = time.monotonic() - wall_start
+                body = client.get("/health").json()
+    statuses: dict[str, int] = {}
+    for entries in body["checks"].values():
+        statuses[entries[0]["status"]] = statuses.get(entries[0]["status"], 0) + 1
+    return Phase(name, cpu / wall, health_ms, live_ms, statuses)
+
+
+def report(phase: Phase) -> None:
+    print(
+        f"{phase.name:<9} cpu {phase.cpu_share * 100:6.2f} % of a core | "
+        f"/health p50 {statistics.median(phase.health_ms):7.2f} ms "
+        f"p99 {percentile(phase.health_ms, 0.99):7.2f} ms | "
+        f"/health/live p99 {percentile(phase.live_ms, 0.99):6.2f} ms | "
+        f"n={len(phase.health_ms)} checks by status {phase.statuses}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checks", type=int, default=1000)
+    parser.add_argument("--hang-fraction", type=float, default=0.10)
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per phase")
+    parser.add_argument("--rate", type=float, default=5.0, help="/health polls per second")
+    args = parser.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    target_port = free_port()
+    with process(str(HERE / "targets.py"), "--port", str(target_port)):
+        wait_http(f"http://127.0.0.1:{target_port}/ok/0")
+        baseline = run_phase("baseline", 0, target_port, args)
+        fanout = run_phase("fan-out", args.checks, target_port, args)
+    print(
+        f"health_fanout: {args.checks} checks every {args.interval:g} s, "
+        f"{args.hang_fraction:.0%} hanging (timeout {args.timeout:g} s); "
+        f"{args.duration:g} s measured per phase, /health polled {args.rate:g}/s from this process"
+    )
+    report(baseline)
+    report(fanout)
+    p99 = percentile(fanout.health_ms, 0.99)
+    print(
+        f"ratio fan-out/baseline: cpu x{fanout.cpu_share / max(baseline.cpu_share, 1e-9):.1f}, "
+        f"/health p99 x{p99 / percentile(baseline.health_ms, 0.99):.1f}"
+    )
+    print(
+        f"targets: cpu < 10 %: {'met' if fanout.cpu_share < 0.10 else 'MISSED'}; "
+        f"/health p99 < 100 ms: {'met' if p99 < 100 else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
