@@ -72,10 +72,14 @@ def report(alert: str, seconds: float) -> None:
     print(f"\nMEASURED {alert}: {seconds:.1f}s (test timings, 60x compressed)")
 
 
+def query(stack: AlertingStack, promql: str) -> list[dict[str, Any]]:
+    url = f"{stack.prometheus_url}/api/v1/query"
+    return httpx.get(url, params={"query": promql}, timeout=5).json()["data"]["result"]
+
+
 def firing_in_prometheus(stack: AlertingStack) -> list[dict[str, Any]]:
-    query = {"query": f'ALERTS{{alertstate="firing",service_name="{SERVICE}"}}'}
-    response = httpx.get(f"{stack.prometheus_url}/api/v1/query", params=query, timeout=5)
-    return [sample["metric"] for sample in response.json()["data"]["result"]]
+    promql = f'ALERTS{{alertstate="firing",service_name="{SERVICE}"}}'
+    return [sample["metric"] for sample in query(stack, promql)]
 
 
 def assert_contract(notification: dict[str, Any], alert: dict[str, Any], receiver: str) -> None:
@@ -96,6 +100,14 @@ def test_healthy_traffic_raises_no_symptom_alert(stack: AlertingStack) -> None:
     time.sleep(5)  # several evaluations of every rule on healthy traffic
     assert [a for a in firing_in_prometheus(stack) if a["alertname"] in SYMPTOMS] == []
     assert find(stack.webhook.notifications, "HighErrorRate", "firing", 0) is None
+    # The SLO rules see the real service: its `le` labels match the spec's threshold.
+    for record in (
+        "service_name:slo_latency_errors:ratio_rate5m",
+        "service_name:slo_availability_errors:ratio_rate5m",
+    ):
+        samples = query(stack, f'{record}{{service_name="{SERVICE}"}}')
+        assert len(samples) == 1, record
+        assert float(samples[0]["value"][1]) < 0.01, record
 
 
 def test_error_injection_pages_and_tickets_then_resolves(stack: AlertingStack) -> None:
