@@ -85,7 +85,10 @@ def _service_env(workdir: Path, port: int, instrumented: bool, sink_port: int) -
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "PROMETHEUS_", "SENTRY_", "LOG_", "DATABASE_"))
+        # Other OTEL_* variables (sampler, batch processor) pass through to be measured.
+        if not k.startswith(
+            ("OTEL_EXPORTER_", "OTEL_SDK_", "PROMETHEUS_", "SENTRY_", "LOG_", "DATABASE_")
+        )
     }
     env.update(
         HOST="127.0.0.1",
@@ -147,12 +150,8 @@ def _wrk(url: str, concurrency: int, duration: float) -> Run:
         return float(value) * _WRK_UNITS[unit]
 
     errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return (
-        rps,
-        percentile("50"),
-        percentile("99"),
-        int(errors_match.group(1)) if errors_match else 0,
-    )
+    errors = int(errors_match.group(1)) if errors_match else 0
+    return Run(rps, percentile("50"), percentile("99"), errors)
 
 
 def _python_loader(url: str, concurrency: int, duration: float) -> Run:

@@ -14,6 +14,8 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 from sample_service.core.request_context import request_id_var
 from sample_service.core.settings import Settings
 
+_CACHE_ATTRIBUTE = "_service_json_line"
+
 
 class ServiceJsonFormatter(OrjsonFormatter):
     """One JSON object a line with the DESIGN.md fields, trace and request ids included."""
@@ -21,6 +23,15 @@ class ServiceJsonFormatter(OrjsonFormatter):
     def __init__(self, *args: Any, service_name: str = "sample-service", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.service_name = service_name
+
+    def format(self, record: logging.LogRecord) -> str:
+        # stdout and LOG_FILE share this formatter: serialise each record once, not per handler.
+        cached = record.__dict__.get(_CACHE_ATTRIBUTE)
+        if cached is not None and cached[0] is self:
+            return str(cached[1])
+        line = super().format(record)
+        record.__dict__[_CACHE_ATTRIBUTE] = (self, line)
+        return line
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
