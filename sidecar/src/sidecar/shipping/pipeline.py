@@ -90,6 +90,7 @@ class SourcePipeline:
         self._closing = False
         self.abort = asyncio.Event()
         self.anchors_dirty = False
+        self._anchor_save: asyncio.Future[None] | None = None
         marker_room = 64
         self._truncate_at = shipping.max_line_bytes - marker_room
         base = {"service_name": source.service_name, "source": source.name}
@@ -393,9 +394,12 @@ class SourcePipeline:
 
     async def _deliver(self, batch: list[tuple[str, list[Entry]]]) -> None:
         if self.anchors_dirty:
-            # Read-time anchors must be on disk before a line stamped with one leaves.
             self.anchors_dirty = False
-            await self._persist_anchors()
+            self._anchor_save = asyncio.ensure_future(self._persist_anchors())
+        if self._anchor_save is not None:
+            # Read-time anchors must be on disk before a line stamped with one leaves;
+            # a batch cut while another sender writes them waits for that same write.
+            await self._anchor_save
         streams = []
         count = 0
         for stream, entries in batch:
