@@ -1,10 +1,11 @@
 """Benchmark: 1,000 health checks at a 10 s interval, 10 % of them against hanging targets.
 
-Runs the sidecar's health monitor (bench/health_fanout/sidecar_app.py, under uvicorn) in
-its own process, twice: with no checks (the baseline) and with the full fan-out. From
-this second process it polls /health and /health/live at a fixed rate and reports the
-sidecar's CPU share (process CPU time / wall time) and the latency percentiles, plus the
-fan-out / baseline ratios. Targets: CPU share < 10 % of a core, /health p99 < 100 ms.
+Runs the real sidecar (`python -m sidecar run --config ...`, no log sources) in its own
+process, twice: with no checks (the baseline) and with the full fan-out, against
+loopback targets in a third process (targets.py). From this process it polls /health
+and /health/live at a fixed rate and reports the sidecar's CPU share (process CPU time /
+wall time), the latency percentiles, and the fan-out / baseline ratios.
+Targets: CPU share < 10 % of a core, /health p99 < 100 ms.
 
     .venv/bin/python bench/health_fanout/run.py [--checks 1000] [--duration 60]
 """
@@ -45,23 +46,28 @@ def percentile(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=1000, method="inclusive")[int(q * 1000) - 1]
 
 
-def health_config(checks: int, hang_fraction: float, port: int, args: argparse.Namespace) -> dict:
-    hanging = round(checks * hang_fraction)
+def sidecar_config(
+    checks: int, target_port: int, port: int, tmp: str, args: argparse.Namespace
+) -> dict:
+    hanging = round(checks * args.hang_fraction)
     return {
+        "server": {"host": "127.0.0.1", "port": port},
+        "shipping": {"positions_file": str(Path(tmp, "positions.json"))},
+        "sources": [],
         "health": {
             "checks": [
                 {
                     "name": f"check-{i:04d}",
                     "service_name": f"svc-{i % 10}",
                     "kind": "http",
-                    "url": f"http://127.0.0.1:{port}/{_kind(i, hanging, checks)}/{i}",
+                    "url": f"http://127.0.0.1:{target_port}/{_kind(i, hanging, checks)}/{i}",
                     "interval_seconds": args.interval,
                     "timeout_seconds": args.timeout,
                     "critical": False,
                 }
                 for i in range(checks)
             ]
-        }
+        },
     }
 
 
@@ -71,8 +77,9 @@ def _kind(index: int, hanging: int, checks: int) -> str:
 
 
 @contextlib.contextmanager
-def process(*argv: str) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen([sys.executable, *argv])
+def process(*argv: str, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    output = log.open("wb") if log else None
+    child = subprocess.Popen([sys.executable, *argv], stdout=output, stderr=output)
     try:
         yield child
     finally:
@@ -82,18 +89,17 @@ def process(*argv: str) -> Iterator[subprocess.Popen[bytes]]:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        if output:
+            output.close()
 
 
 def run_phase(name: str, checks: int, target_port: int, args: argparse.Namespace) -> Phase:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp, "health.yaml")
-        config.write_text(
-            yaml.safe_dump(health_config(checks, args.hang_fraction, target_port, args))
-        )
-        with process(
-            str(HERE / "sidecar_app.py"), "--config", str(config), "--port", str(port)
-        ) as child:
+        config = Path(tmp, "sidecar.yaml")
+        config.write_text(yaml.safe_dump(sidecar_config(checks, target_port, port, tmp, args)))
+        argv = ("-m", "sidecar", "run", "--config", str(config))
+        with process(*argv, log=Path(tmp, "sidecar.log")) as child:
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/health/live")
             # Warm-up: one full interval so every check has started and hung ones have timed out.
@@ -145,6 +151,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per phase")
     parser.add_argument("--rate", type=float, default=5.0, help="/health polls per second")
     args = parser.parse_args()
+    # Inherited by the sidecar and the targets: a thousand probes may hold as many sockets.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 

@@ -1,10 +1,16 @@
-"""The sidecar_health_* series of DESIGN.md, labelled with the watched service's name."""
+"""The sidecar_health_* series of DESIGN.md, labelled with the watched service's name.
+
+A collector that reads the checks' state when scraped: the series always agree with
+/health, and a thousand checks cost no per-run metric updates and no per-series
+objects (5,000 labelled gauge children would otherwise lengthen every full GC pass).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from sidecar.health.healthjson import Status
 from sidecar.health.state import CheckState
@@ -23,43 +29,51 @@ def aggregate_status(states: Iterable[CheckState]) -> Status:
     return result
 
 
-class HealthMetrics:
-    """Gauges for each check and for each watched service's aggregate."""
+class HealthCollector(Collector):
+    """Exposes each check's and each watched service's current status."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._up = Gauge(
-            "sidecar_health_check_up",
-            "1 while the check passes (pass or warn), 0 while it fails or has not run yet.",
-            ["service_name", "check"],
-            registry=registry,
-        )
-        self._status = Gauge(
-            "sidecar_health_check_status",
-            "1 on the check's current published status (pass, warn or fail), 0 on the others.",
-            ["service_name", "check", "status"],
-            registry=registry,
-        )
-        self._duration = Gauge(
-            "sidecar_health_check_duration_seconds",
-            "How long the check's latest run took (up to its timeout).",
-            ["service_name", "check"],
-            registry=registry,
-        )
-        self._aggregate = Gauge(
-            "sidecar_health_status",
-            "1 on the watched service's aggregate status (pass, warn or fail), 0 on the others.",
-            ["service_name", "status"],
-            registry=registry,
-        )
+    def __init__(self, by_service: Mapping[str, Sequence[CheckState]]) -> None:
+        self._by_service = by_service
 
-    def publish_check(self, state: CheckState) -> None:
-        labels = (state.check.service_name, state.check.name)
-        self._up.labels(*labels).set(1 if state.up else 0)
-        for status in STATUSES:
-            self._status.labels(*labels, status).set(1 if state.status == status else 0)
-        if state.last_duration is not None:
-            self._duration.labels(*labels).set(state.last_duration)
+    def describe(self) -> Iterable[Metric]:
+        return self._families()
 
-    def publish_service(self, service_name: str, status: Status) -> None:
-        for candidate in STATUSES:
-            self._aggregate.labels(service_name, candidate).set(1 if candidate == status else 0)
+    def collect(self) -> Iterable[Metric]:
+        up, status, duration, aggregate = families = self._families()
+        for service_name, states in self._by_service.items():
+            for state in states:
+                labels = [service_name, state.check.name]
+                up.add_metric(labels, 1 if state.up else 0)
+                for candidate in STATUSES:
+                    status.add_metric([*labels, candidate], 1 if state.status == candidate else 0)
+                if state.last_duration is not None:
+                    duration.add_metric(labels, state.last_duration)
+            current = aggregate_status(states)
+            for candidate in STATUSES:
+                aggregate.add_metric([service_name, candidate], 1 if current == candidate else 0)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "sidecar_health_check_up",
+                "1 while the check passes (pass or warn), 0 while it fails or has not run yet.",
+                labels=["service_name", "check"],
+            ),
+            GaugeMetricFamily(
+                "sidecar_health_check_status",
+                "1 on the check's current published status (pass, warn or fail), 0 on the others.",
+                labels=["service_name", "check", "status"],
+            ),
+            GaugeMetricFamily(
+                "sidecar_health_check_duration_seconds",
+                "How long the check's latest run took (up to its timeout).",
+                labels=["service_name", "check"],
+            ),
+            GaugeMetricFamily(
+                "sidecar_health_status",
+                "1 on the watched service's aggregate status (pass, warn or fail), 0 otherwise.",
+                labels=["service_name", "status"],
+            ),
+        ]

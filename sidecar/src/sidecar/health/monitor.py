@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from sidecar.health.config import HealthConfig, HttpCheck, TcpCheck
 from sidecar.health.healthjson import MEDIA_TYPE
-from sidecar.health.metrics import HealthMetrics, aggregate_status
+from sidecar.health.metrics import HealthCollector
 from sidecar.health.probes import ProbeResult, run_probe
 from sidecar.health.report import render
 from sidecar.health.state import CheckState
@@ -42,14 +42,10 @@ class HealthMonitor:
     def __init__(self, config: HealthConfig, registry: CollectorRegistry) -> None:
         now = time.time()
         self._states = {check.name: CheckState(check, since=now) for check in config.checks}
-        self._by_service: dict[str, list[CheckState]] = defaultdict(list)
+        by_service: dict[str, list[CheckState]] = defaultdict(list)
         for state in self._states.values():
-            self._by_service[state.check.service_name].append(state)
-        self._metrics = HealthMetrics(registry)
-        for state in self._states.values():
-            self._metrics.publish_check(state)
-        for service_name, states in self._by_service.items():
-            self._metrics.publish_service(service_name, aggregate_status(states))
+            by_service[state.check.service_name].append(state)
+        registry.register(HealthCollector(dict(by_service)))
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._running = False
 
@@ -136,23 +132,19 @@ class HealthMonitor:
 
     def _apply(self, state: CheckState, result: ProbeResult) -> None:
         before = state.status
-        changed = state.record(result, time.time())
-        self._metrics.publish_check(state)
-        if changed:
-            service = state.check.service_name
-            self._metrics.publish_service(service, aggregate_status(self._by_service[service]))
-            if before != state.status:
-                logger.log(
-                    logging.WARNING if state.status == "fail" else logging.INFO,
-                    "health check %s is now %s",
-                    state.check.name,
-                    state.status,
-                    extra={
-                        "service_name": service,
-                        "check": state.check.name,
-                        "reason": state.output,
-                    },
-                )
+        state.record(result, time.time())
+        if state.status != before:
+            logger.log(
+                logging.WARNING if state.status == "fail" else logging.INFO,
+                "health check %s is now %s",
+                state.check.name,
+                state.status,
+                extra={
+                    "service_name": state.check.service_name,
+                    "check": state.check.name,
+                    "reason": state.output,
+                },
+            )
 
 
 @functools.cache
