@@ -1,6 +1,6 @@
 """Telemetry overhead of the sample service: the same app bare and fully instrumented.
 
-    python bench/service_overhead/run.py [--duration 10] [--rounds 2] [--loader auto|wrk|python]
+    python bench/service_overhead/run.py [--duration 10] [--rounds 3] [--loader auto|wrk|python]
 
 Bare: metrics, access log and tracing off. Instrumented: Prometheus metrics, one JSON
 access record per request (stdout and LOG_FILE), and OpenTelemetry traces (FastAPI,
@@ -209,7 +209,7 @@ def _measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="bare/instrumented pairs")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/instrumented pairs")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--loader", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args()

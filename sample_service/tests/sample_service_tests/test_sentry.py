@@ -43,8 +43,11 @@ def test_unhandled_error_reaches_sentry(make_client: Callable[..., TestClient]) 
         )
         response = client.get(
             "/api/v1/items",
-            headers={"X-Request-ID": "req-sentry", "Authorization": "Bearer secret-token"},
-            cookies={"session": "cookie-secret"},
+            headers={
+                "X-Request-ID": "req-sentry",
+                "Authorization": "Bearer secret-token",
+                "Cookie": "session=cookie-secret",
+            },
         )
         assert response.status_code == 500
         sentry_sdk.flush(timeout=10)
