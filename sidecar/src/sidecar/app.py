@@ -99,7 +99,7 @@ class Sidecar:
             if late:
                 log.warning("flush deadline passed; unsent lines will be re-read on restart")
                 for pipeline in self.pipelines:
-                    pipeline.abort.set()
+                    pipeline.cancel_senders()
                 await _cancel(list(late))
         await self.checkpointer.save(force=True)
         for pipeline in self.pipelines:

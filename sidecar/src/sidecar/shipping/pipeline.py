@@ -1,9 +1,10 @@
 """One log source end to end: discover files, read lines, batch per stream, push, ack.
 
 Each source has its own batches, so request metrics carry its service_name and source.
-A stream is in at most one in-flight batch at a time, so its entries reach Loki in
-order even with several batches in flight; acknowledgements may arrive in any order
-and the checkpoint still only advances in file order (see acks.py).
+A stream is on the wire in at most one batch at a time (its next batch is encoded
+meanwhile and waits), so its entries reach Loki in order even with several batches in
+flight; acknowledgements may arrive in any order and the checkpoint still only
+advances in file order (see acks.py).
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ log = logging.getLogger(__name__)
 ENTRY_OVERHEAD = 200  # str header, entry tuple, timestamp int, list slot
 ENTRY_OVERHEAD_META = 520  # plus trace_id/span_id pairs
 ANCHOR_EVERY_NS = 1_000_000_000
+STREAM_DEPTH = 2  # batches per stream at once: one on the wire, one encoded behind it
 YIELD_EVERY_BYTES = 4 * 1024 * 1024
 _TS = itemgetter(0)
+_SEGMENT = itemgetter(3)
+_SIZE = itemgetter(4)
 
 # Pending entry: (timestamp ns, line, metadata, segment, buffered size)
 Entry = tuple[int, str, tuple[tuple[str, str], ...] | None, Segment | None, int]
@@ -84,7 +88,9 @@ class SourcePipeline:
         self._pending: dict[str, list[Entry]] = defaultdict(list)
         self._pending_bytes = 0
         self._pending_since: float | None = None
-        self._inflight_streams: set[str] = set()
+        # Per stream: batches cut and not finished, and the last one's completion.
+        self._stream_depth: dict[str, int] = defaultdict(int)
+        self._stream_tail: dict[str, asyncio.Future[None]] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._closing = False
@@ -342,7 +348,14 @@ class SourcePipeline:
             batch = self._cut()
             if not batch:
                 return
-            task = asyncio.create_task(self._send(batch))
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            before = []
+            for stream, _ in batch:
+                tail = self._stream_tail.get(stream)
+                if tail is not None and not tail.done():
+                    before.append(tail)
+                self._stream_tail[stream] = done
+            task = asyncio.create_task(self._send(batch, before, done))
             self._inflight.add(task)
             task.add_done_callback(self._sent)
 
@@ -351,8 +364,9 @@ class SourcePipeline:
         size = 0
         batch: list[tuple[str, list[Entry]]] = []
         for stream, entries in self._pending.items():
-            if not entries or stream in self._inflight_streams:
+            if not entries or self._stream_depth[stream] >= STREAM_DEPTH:
                 continue
+            # Stops at the limit: the pending list can hold the whole buffer.
             taken = 0
             for entry in entries:
                 if size >= limit:
@@ -366,7 +380,7 @@ class SourcePipeline:
                 batch.append((stream, entries[:taken]))
                 self._pending[stream] = entries[taken:]
             if taken:
-                self._inflight_streams.add(stream)
+                self._stream_depth[stream] += 1
             if size >= limit:
                 break
         self._pending_bytes -= size
@@ -383,16 +397,39 @@ class SourcePipeline:
             log.error("sender failed", exc_info=task.exception())
         self._wake.set()
 
-    async def _send(self, batch: list[tuple[str, list[Entry]]]) -> None:
-        size = sum(entry[4] for _, entries in batch for entry in entries)
+    async def _send(
+        self,
+        batch: list[tuple[str, list[Entry]]],
+        before: list[asyncio.Future[None]],
+        done: asyncio.Future[None],
+    ) -> None:
+        size = sum(sum(map(_SIZE, entries)) for _, entries in batch)
         try:
-            await self._deliver(batch)
+            await self._deliver(batch, before)
         finally:
             for stream, _ in batch:
-                self._inflight_streams.discard(stream)
+                self._stream_depth[stream] -= 1
+                if self._stream_tail.get(stream) is done:
+                    del self._stream_tail[stream]
+            done.set_result(None)
             self.budget.give(size)
 
-    async def _deliver(self, batch: list[tuple[str, list[Entry]]]) -> None:
+    async def _deliver(
+        self, batch: list[tuple[str, list[Entry]]], before: list[asyncio.Future[None]]
+    ) -> None:
+        streams = []
+        count = 0
+        for stream, entries in batch:
+            entries.sort(key=_TS)
+            streams.append((stream, self._labels.as_dict(stream), entries))
+            count += len(entries)
+        # Encoded while the previous batch of the same streams is still on the wire;
+        # sent only after it finished, so a stream's entries reach Loki in order.
+        body = self._encode(streams)
+        for previous in before:
+            await previous
+        if self.abort.is_set():
+            return
         if self.anchors_dirty:
             self.anchors_dirty = False
             self._anchor_save = asyncio.ensure_future(self._persist_anchors())
@@ -400,13 +437,6 @@ class SourcePipeline:
             # Read-time anchors must be on disk before a line stamped with one leaves;
             # a batch cut while another sender writes them waits for that same write.
             await self._anchor_save
-        streams = []
-        count = 0
-        for stream, entries in batch:
-            entries.sort(key=_TS)
-            streams.append((stream, self._labels.as_dict(stream), entries))
-            count += len(entries)
-        body = self._encode(streams)
         failures = 0
         while True:
             attempt, retry_after = await self.client.attempt(body)
@@ -448,16 +478,14 @@ class SourcePipeline:
     def _acknowledge(
         self, batch: list[tuple[str, list[Entry]]], count: int, dropped: Counter[str] | None
     ) -> None:
-        per_segment: Counter[Segment] = Counter()
+        per_segment: Counter[Segment | None] = Counter()
         newest = 0
         for _, entries in batch:
-            for entry in entries:
-                segment = entry[3]
-                if segment is not None:
-                    per_segment[segment] += 1
+            per_segment.update(map(_SEGMENT, entries))  # counted in C
             newest = max(newest, entries[-1][0])
         for segment, n in per_segment.items():
-            segment.ack(n)
+            if segment is not None:
+                segment.ack(n)
         lost = 0
         if dropped:
             for reason, n in dropped.items():
@@ -475,6 +503,12 @@ class SourcePipeline:
 
     def positions(self) -> dict[str, Position]:
         return {key: tailer.position() for key, tailer in self.tailers.items()}
+
+    def cancel_senders(self) -> None:
+        """Past the shutdown deadline: stop pushing; unacknowledged lines are re-read."""
+        self.abort.set()
+        for task in self._inflight:
+            task.cancel()
 
     def release_all(self) -> None:
         for tailer in self.tailers.values():
