@@ -17,9 +17,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sample_service_tests.receivers import OtlpHttpReceiver
 from tests.support import free_port, wait_http
 
 pytestmark = pytest.mark.integration
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
 def _service_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
@@ -88,7 +91,6 @@ def _request_counts(text: str, route: str) -> float:
 def test_gunicorn_workers_share_metric_totals(tmp_path: Path) -> None:
     port = free_port()
     multiproc = tmp_path / "prometheus-multiproc"
-    env = _service_env(tmp_path, port, WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(multiproc))
     command = [
         sys.executable,
         "-m",
@@ -98,27 +100,44 @@ def test_gunicorn_workers_share_metric_totals(tmp_path: Path) -> None:
         "sample_service.main:app",
     ]
     base = f"http://127.0.0.1:{port}"
-    with _running(command, env, tmp_path) as process:
-        wait_http(f"{base}/health/live")
-        sent = 0
+    # Tracing on, so that in single-process mode these requests would carry exemplars.
+    with OtlpHttpReceiver() as receiver:
+        env = _service_env(
+            tmp_path,
+            port,
+            WEB_CONCURRENCY="2",
+            PROMETHEUS_MULTIPROC_DIR=str(multiproc),
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
+        )
+        with _running(command, env, tmp_path) as process:
+            wait_http(f"{base}/health/live")
+            sent = 0
 
-        def hit(_: int) -> int:
-            # A new connection each time, so the kernel spreads them over both workers.
-            return httpx.get(f"{base}/api/v1/items", headers={"Connection": "close"}).status_code
+            def hit(_: int) -> int:
+                # A new connection each time, so the kernel spreads them over both workers.
+                response = httpx.get(f"{base}/api/v1/items", headers={"Connection": "close"})
+                return response.status_code
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            for _ in range(10):
-                statuses = list(pool.map(hit, range(40)))
-                assert set(statuses) == {200}
-                sent += len(statuses)
-                writers = {p.name for p in multiproc.glob("histogram_*.db")}
-                if len(writers) >= 2:
-                    break
-        assert len(writers) >= 2, f"requests did not reach both workers: {writers}"
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                for _ in range(10):
+                    statuses = list(pool.map(hit, range(40)))
+                    assert set(statuses) == {200}
+                    sent += len(statuses)
+                    writers = {p.name for p in multiproc.glob("histogram_*.db")}
+                    if len(writers) >= 2:
+                        break
+            assert len(writers) >= 2, f"requests did not reach both workers: {writers}"
 
-        # Whichever worker answers the scrape, the totals are those of all workers.
-        for _ in range(4):
-            scrape = httpx.get(f"{base}/metrics", headers={"Connection": "close"})
-            assert _request_counts(scrape.text, "/api/v1/items") == sent
-        assert "trace_id" not in scrape.text  # no exemplars in multiprocess mode
-        assert process.poll() is None
+            # Whichever worker answers the scrape, the totals are those of all workers.
+            for _ in range(4):
+                scrape = httpx.get(f"{base}/metrics", headers={"Connection": "close"})
+                assert _request_counts(scrape.text, "/api/v1/items") == sent
+
+            openmetrics = httpx.get(f"{base}/metrics", headers={"Accept": OPENMETRICS})
+            assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+            assert "http_server_request_duration_seconds_bucket{" in openmetrics.text
+            # prometheus-client keeps no exemplars in multiprocess mode (documented).
+            assert "trace_id" not in openmetrics.text
+            assert process.poll() is None
+        # Each worker's batch exporter flushed its spans at shutdown.
+        assert {path for path, _, _ in receiver.requests} == {"/v1/traces"}
