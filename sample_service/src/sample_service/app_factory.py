@@ -51,6 +51,7 @@ def create_app(
     """The service. `tracer_provider` overrides the one built from the OTEL_* variables."""
     settings = settings or get_settings()
     provider = tracer_provider or create_tracer_provider(settings)
+    owns_provider = tracer_provider is None  # a caller's provider is the caller's to shut down
     init_sentry(settings)
     engine = create_engine(settings.database_url)
     http_client = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds)
@@ -75,7 +76,7 @@ def create_app(
         await http_client.aclose()
         await state.cache.close()
         await engine.dispose()
-        if provider is not None:
+        if provider is not None and owns_provider:
             provider.shutdown()  # flushes the spans still in the batch
 
     # Traces come from opentelemetry-instrumentation-fastapi (instrument() below); FastAPI's
