@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import math
@@ -34,6 +33,11 @@ MAX_START_SPACING = 0.01
 # which roughly halves the CPU per probe compared with each starting on its own tick,
 # while a batch (~10 probes at 1,000 checks per 10 s) is too small to hold up /health.
 START_GRID = 0.1
+# HTTP checks share an httpx client in groups of this size. httpcore's pool scans all its
+# connections and queued requests on every request, so one pool for a thousand checks
+# (dozens of them hanging) grows quadratically costly; a client per check instead adds
+# ~22 objects per check that every full GC pass must walk, stalling the loop.
+CHECKS_PER_CLIENT = 25
 
 
 class HealthMonitor:
@@ -46,7 +50,12 @@ class HealthMonitor:
         for state in self._states.values():
             by_service[state.check.service_name].append(state)
         registry.register(HealthCollector(dict(by_service)))
+        http_states = [s for s in self._states.values() if isinstance(s.check, HttpCheck)]
         self._clients: dict[str, httpx.AsyncClient] = {}
+        for start in range(0, len(http_states), CHECKS_PER_CLIENT):
+            client = _http_client(_tls_context())
+            for state in http_states[start : start + CHECKS_PER_CLIENT]:
+                self._clients[state.check.name] = client
         self._running = False
 
     @property
@@ -58,38 +67,27 @@ class HealthMonitor:
         return self._states[name]
 
     async def run(self) -> None:
-        """Run all checks concurrently until cancelled."""
-        async with contextlib.AsyncExitStack() as stack:
-            tls = _tls_context()
-            for state in self._states.values():
-                if isinstance(state.check, HttpCheck):
-                    client = await stack.enter_async_context(_http_client(tls))
-                    self._clients[state.check.name] = client
-            try:
-                async with asyncio.TaskGroup() as group:
-                    count = len(self._states)
-                    for index, state in enumerate(self._states.values()):
-                        spacing = min(state.check.interval_seconds / count, MAX_START_SPACING)
-                        delay = math.floor(index * spacing / START_GRID) * START_GRID
-                        group.create_task(
-                            self._repeat(state, delay),
-                            name=f"health-check {state.check.name}",
-                        )
-                    self._running = True
-                    await asyncio.Event().wait()
-            finally:
-                self._running = False
-                self._clients.clear()
+        """Run all checks concurrently until cancelled (once per monitor: it then closes)."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                count = len(self._states)
+                for index, state in enumerate(self._states.values()):
+                    spacing = min(state.check.interval_seconds / count, MAX_START_SPACING)
+                    delay = math.floor(index * spacing / START_GRID) * START_GRID
+                    group.create_task(
+                        self._repeat(state, delay), name=f"health-check {state.check.name}"
+                    )
+                self._running = True
+                await asyncio.Event().wait()
+        finally:
+            self._running = False
+            for client in set(self._clients.values()):
+                await client.aclose()
 
     async def check_once(self, name: str) -> CheckState:
         """Run one check now and publish its result (tests and manual probes)."""
         state = self._states[name]
-        client = self._clients.get(name)
-        if client is not None or not isinstance(state.check, HttpCheck):
-            await self._run_check(client, state)
-        else:
-            async with _http_client(_tls_context()) as client:
-                await self._run_check(client, state)
+        await self._run_check(self._clients.get(name), state)
         return state
 
     def report(self) -> tuple[int, dict[str, object]]:
@@ -154,10 +152,8 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _http_client(tls: ssl.SSLContext) -> httpx.AsyncClient:
-    # One client per check: httpcore's pool scans all its connections and queued requests
-    # on every request, so one shared pool grows quadratically costly with a thousand
-    # checks and dozens of hanging connections. No keep-alive: like kubelet, each run
-    # opens a fresh connection, so a stale pooled socket can never fail a healthy target.
+    # No keep-alive: like kubelet, each run opens a fresh connection, so a stale pooled
+    # socket can never fail a healthy target and a target that stops accepting is noticed.
     # trust_env off: a proxy from the environment must not sit between probe and target.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     return httpx.AsyncClient(limits=limits, trust_env=False, verify=tls)
