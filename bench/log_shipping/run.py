@@ -80,16 +80,18 @@ def baseline(path: Path) -> float:
     return count / (time.process_time() - started)
 
 
-def shipped(port: int) -> float:
+def metric_sum(port: int, prefix: str) -> float:
     try:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
     except httpx.HTTPError:
         return 0.0
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("sidecar_log_lines_shipped_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    )
+
+
+def shipped(port: int) -> float:
+    return metric_sum(port, "sidecar_log_lines_shipped_total{")
 
 
 def _ready(port: int) -> bool:
@@ -150,6 +152,8 @@ def main() -> None:
             finished = time.monotonic()
             elapsed = finished - started
             shipping = finished - (ready_at or started)
+            pushes = metric_sum(port, "sidecar_log_ship_duration_seconds_count{")
+            push_seconds = metric_sum(port, "sidecar_log_ship_duration_seconds_sum{")
             proc = psutil.Process(sidecar.pid)
             cpu = proc.cpu_times()
             cpu_seconds = cpu.user + cpu.system
@@ -168,6 +172,7 @@ def main() -> None:
     per_cpu = args.lines / cpu_seconds
     print(f"sidecar CPU:      {cpu_seconds:.2f} s ({per_cpu:,.0f} lines per CPU second)")
     print(f"sidecar peak RSS: {peak_kb / 1024:.1f} MiB")
+    print(f"pushes:           {pushes:.0f}, {push_seconds:.2f} s on the wire in total")
     print(f"baseline:         {base_rate:,.0f} lines per CPU second (read + orjson.loads only)")
     # Both sides per CPU second: on a shared machine wall time measures the neighbours.
     print(f"ratio:            {per_cpu / base_rate:.3f} of baseline (per CPU second)")
