@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as text_families
+from sample_service.services import audit
 
 DESIGN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -101,3 +104,26 @@ def test_metrics_can_be_switched_off_for_the_baseline(
 ) -> None:
     client = make_client(metrics_enabled=False)
     assert client.get("/metrics").status_code == 404
+
+
+def test_background_work_is_not_counted_in_the_request_duration(
+    client: TestClient, login: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def slow_audit(action: str, actor_id: int, item_id: int) -> None:
+        await asyncio.sleep(1.5)
+
+    auth = login(client)
+    monkeypatch.setattr(audit, "record_event", slow_audit)
+    assert (
+        client.post("/api/v1/items", json={"name": "x", "price": "1"}, headers=auth).status_code
+        == 201
+    )
+    buckets = _samples(client.get("/metrics").text, "http_server_request_duration_seconds_bucket")
+    under_one_second = (
+        ("http_request_method", "POST"),
+        ("http_response_status_code", "201"),
+        ("http_route", "/api/v1/items"),
+        ("le", "1.0"),
+    )
+    # The client had its answer long before the 1.5 s background task ended.
+    assert buckets[under_one_second] == 1.0

@@ -52,9 +52,12 @@ class RequestMiddleware:
         method = normalize_method(scope["method"])
         status = 500
         response_started = False
+        # Background tasks run after the body is sent, inside the app call: the request's
+        # duration ends with its last body message, as the client sees it.
+        finished: float | None = None
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, finished
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
@@ -62,6 +65,8 @@ class RequestMiddleware:
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message["headers"] = headers
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = time.perf_counter()
 
         if self.metrics is not None:
             self.metrics.active_requests.labels(method).inc()
@@ -79,11 +84,11 @@ class RequestMiddleware:
                     "headers": [(b"content-type", b"application/json")],
                 }
             )
-            await send(
+            await send_with_request_id(
                 {"type": "http.response.body", "body": error_body("internal error", request_id)}
             )
         finally:
-            duration = time.perf_counter() - start
+            duration = (finished or time.perf_counter()) - start
             route = route_template(scope)
             if self.metrics is not None:
                 self.metrics.active_requests.labels(method).dec()
