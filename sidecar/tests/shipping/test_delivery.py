@@ -50,6 +50,12 @@ async def test_json_lines_arrive_with_labels_metadata_and_record_timestamp(harne
         assert harness.metric(sidecar, "sidecar_log_lines_read_total") == 2
         assert harness.metric(sidecar, "sidecar_log_messages_total", level="error") == 1
         assert harness.metric(sidecar, "sidecar_log_ship_requests_total", outcome="success") >= 1
+        assert harness.metric(sidecar, "sidecar_log_ship_duration_seconds_count") >= 1
+        # Newest acknowledged entry: line 2, 2026-11-25T10:00:02.002Z.
+        assert harness.metric(
+            sidecar, "sidecar_log_last_shipped_timestamp_seconds"
+        ) == pytest.approx(1795600802.002)
+        assert harness.metric(sidecar, "sidecar_log_spool_bytes") == 0
     request = harness.loki.requests[0]
     expected_type = "application/x-protobuf" if encoding == "protobuf" else "application/json"
     assert request.headers["Content-Type"] == expected_type

@@ -96,6 +96,7 @@ class SourcePipeline:
         self._closing = False
         self.abort = asyncio.Event()
         self.anchors_dirty = False
+        self._newest_shipped = 0
         self._anchor_save: asyncio.Future[None] | None = None
         marker_room = 64
         self._truncate_at = shipping.max_line_bytes - marker_room
@@ -492,7 +493,10 @@ class SourcePipeline:
                 self._metrics.lines_dropped.labels(**self._base, reason=reason).inc(n)
                 lost += n
         self._m_shipped.inc(count - lost)
-        self._m_last.set(newest / 1e9)
+        # Batches of different streams finish in any order: the gauge never goes back.
+        if newest > self._newest_shipped:
+            self._newest_shipped = newest
+            self._m_last.set(newest / 1e9)
 
     # -- lifecycle -----------------------------------------------------------------
 
