@@ -81,5 +81,5 @@ class AccessLogRecorder:
                 exc.reason,
                 exc,
                 line,
-                extra={"service_name": self._service_name},
+                extra={"watched_service": self._service_name},
             )

@@ -138,7 +138,7 @@ class HealthMonitor:
                 state.check.name,
                 state.status,
                 extra={
-                    "service_name": state.check.service_name,
+                    "watched_service": state.check.service_name,
                     "check": state.check.name,
                     "reason": state.output,
                 },
