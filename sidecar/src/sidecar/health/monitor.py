@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sidecar.health.config import HealthConfig, HttpCheck, TcpCheck
+from sidecar.health.config import HealthConfig, HttpCheck
 from sidecar.health.healthjson import MEDIA_TYPE
 from sidecar.health.metrics import HealthCollector
 from sidecar.health.probes import ProbeResult, run_probe
@@ -157,6 +157,3 @@ def _http_client(tls: ssl.SSLContext) -> httpx.AsyncClient:
     # trust_env off: a proxy from the environment must not sit between probe and target.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     return httpx.AsyncClient(limits=limits, trust_env=False, verify=tls)
-
-
-__all__ = ["HealthConfig", "HealthMonitor", "HttpCheck", "TcpCheck"]
