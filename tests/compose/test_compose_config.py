@@ -20,7 +20,7 @@ from tests.compose.policy import check_compose
 
 DEFAULT = ["docker-compose.yml"]
 ATTACH = ["docker-compose.yml", "compose.attach.yaml"]
-# What a user of attach mode sets (docs/compose.md, "Attach mode").
+# What a user of attach mode sets (README.md, "Attach mode").
 ATTACH_SETTINGS = {
     "ATTACH_SERVICE_NAME": "orders",
     "ATTACH_LOG_DIR": "/var/log/orders",
