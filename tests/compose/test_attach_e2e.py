@@ -130,13 +130,13 @@ def test_access_log_metrics_of_a_service_without_metrics_reach_prometheus(
     series = eventually(traffic_counted, 120, "200 and 500 access-log series", every=2)
     routes = {s["metric"]["http_route"] for s in series}
     # Paths map to their templates, never raw ids; only the unknown /metrics
-    # probed above (a 404) falls into "other".
+    # probed above (a 404) falls into "unmatched".
     assert "/orders/{id}" in routes, routes
-    assert set(routes) <= {"/orders/{id}", "/healthz", "other"}, routes
+    assert set(routes) <= {"/orders/{id}", "/healthz", "unmatched"}, routes
     assert all(
         s["metric"]["http_response_status_code"] == "404"
         for s in series
-        if s["metric"]["http_route"] == "other"
+        if s["metric"]["http_route"] == "unmatched"
     )
 
     # The stack's recording rules aggregate them like any service's own metrics.

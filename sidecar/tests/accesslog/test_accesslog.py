@@ -114,7 +114,7 @@ def test_json_url_path_mapped_through_route_patterns() -> None:
     assert _count(registry, method="GET", route="/users/{id}", status="200") == 2
     assert _count(registry, method="GET", route="/files/{rest:path}", status="200") == 1
     assert _count(registry, method="GET", route="/v*/ping", status="200") == 1
-    assert _count(registry, method="GET", route="other", status="200") == 2
+    assert _count(registry, method="GET", route="unmatched", status="200") == 2
 
 
 def test_record_routes_capped_at_max_routes() -> None:
@@ -124,7 +124,7 @@ def test_record_routes_capped_at_max_routes() -> None:
     _feed_json(recorder, ACCESS | {"http_route": "/r1"})
     assert _count(registry, method="GET", route="/r0", status="200") == 1
     assert _count(registry, method="GET", route="/r1", status="200") == 2
-    assert _count(registry, method="GET", route="other", status="200") == 2
+    assert _count(registry, method="GET", route="unmatched", status="200") == 2
 
 
 def test_methods_normalised_and_unknown_collapsed() -> None:
@@ -199,7 +199,7 @@ def test_combined_request_time_units() -> None:
     registry = CollectorRegistry()
     recorder = _recorder(registry, format="combined", request_time_unit="microseconds")
     recorder.observe(COMMON.replace(" 1.5", " 250000"), None)
-    labels = _labels("POST", "other", "500")
+    labels = _labels("POST", "unmatched", "500")
     assert registry.get_sample_value(f"{NAME}_sum", labels) == pytest.approx(0.25)
 
 

@@ -58,7 +58,7 @@ class AccessLogConfig(BaseModel):
     # Unit of the appended request-time field: nginx $request_time is seconds, Apache %D is µs.
     request_time_unit: Literal["seconds", "milliseconds", "microseconds"] = "seconds"
     # Distinct http_route values a JSON source may bring in its own http_route field before
-    # further new ones are recorded as "other"; protects Prometheus from a service that
+    # further new ones are recorded as "unmatched"; protects Prometheus from a service that
     # logs raw paths there.
     max_routes: Annotated[int, Field(ge=1)] = 100
 

@@ -6,8 +6,10 @@ import re
 
 from sidecar.accesslog.config import RegexRoute, template_regex
 
-# Every path that no configured route matches is recorded under this one route.
-UNMATCHED_ROUTE = "other"
+# Every path that no configured route matches is recorded under this one route; the same
+# value the sample service uses (DESIGN.md), so dashboards and alerts see one value
+# whichever source the telemetry came from.
+UNMATCHED_ROUTE = "unmatched"
 
 
 class RouteMapper:
