@@ -67,3 +67,43 @@ async def test_unreachable_loki_keeps_the_sidecar_healthy_and_reports_backlog(ha
         base = f"http://127.0.0.1:{config.server.port}"
         assert (await client.get(f"{base}/health/live")).status_code == 200
         assert (await client.get(f"{base}/health/ready")).status_code == 200
+
+
+async def test_reason_and_outcome_counters_exist_at_zero_before_any_event(harness):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    config = harness.config(
+        sources=[
+            {"name": "app", "service_name": "svc", "paths": [str(harness.logs / "*.log")]},
+            {
+                "name": "containers",
+                "service_name": "svc",
+                "format": "docker",
+                "paths": [str(harness.logs / "*-json.log")],
+            },
+        ]
+    )
+    async with harness.running(config), httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{config.server.port}/metrics")).text
+    series: dict[str, dict[str, dict[str, float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            label = sample.labels.get("reason") or sample.labels.get("outcome")
+            if label is not None and sample.name.endswith("_total"):
+                per_source = series.setdefault(sample.name, {})
+                per_source.setdefault(sample.labels["source"], {})[label] = sample.value
+
+    outcomes = {"success", "rejected", "rate_limited", "server_error", "client_error", "error"}
+    dropped = {"empty_line", "out_of_order", "line_too_long", "too_far_behind", "rejected"}
+    for source, malformed in (
+        ("app", {"nul_bytes", "invalid_utf8", "truncated", "not_json", "bad_timestamp"}),
+        ("containers", {"nul_bytes", "invalid_utf8", "truncated", "not_docker_json"}),
+    ):
+        requests = series["sidecar_log_ship_requests_total"][source]
+        assert requests == dict.fromkeys(outcomes, 0.0)
+        drops = series["sidecar_log_lines_dropped_total"][source]
+        assert dropped <= drops.keys(), drops
+        assert set(drops.values()) == {0.0}, drops
+        bad = series["sidecar_log_lines_malformed_total"][source]
+        assert malformed <= bad.keys(), bad
+        assert set(bad.values()) == {0.0}, bad

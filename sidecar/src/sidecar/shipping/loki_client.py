@@ -24,11 +24,13 @@ from sidecar.shipping.encoding import Body
 log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({400, 413})
+# Every value Attempt.outcome takes: the outcome label of the push-request counter.
+OUTCOMES = ("success", "rejected", "rate_limited", "server_error", "client_error", "error")
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    outcome: str  # success | rejected | rate_limited | server_error | client_error | error
+    outcome: str  # one of OUTCOMES
     duration: float
     status: int | None
     body: str

@@ -20,6 +20,15 @@ Metadata = tuple[tuple[str, str], ...]
 Parsed = tuple[str, str, int | None, Metadata | None, dict[str, Any] | None, str | None]
 
 UNKNOWN_LEVEL = "unknown"
+NOT_JSON = "not_json"
+NOT_DOCKER_JSON = "not_docker_json"
+BAD_TIMESTAMP = "bad_timestamp"
+# The malformed reasons each source format's parser can report.
+MALFORMED_REASONS = {
+    "json": (NOT_JSON, BAD_TIMESTAMP),
+    "docker": (NOT_DOCKER_JSON, BAD_TIMESTAMP),
+    "text": (BAD_TIMESTAMP,),
+}
 # Levels become a stream label, so unknown spellings collapse to one value.
 KNOWN_LEVELS = frozenset(
     {"trace", "debug", "info", "notice", "warn", "warning", "error", "critical", "fatal", "panic"}
@@ -64,7 +73,7 @@ class JsonParser:
             record = None
         if type(record) is not dict:
             parsed = self._fallback(line)
-            return line, parsed[1], parsed[2], None, None, "not_json"
+            return line, parsed[1], parsed[2], None, None, NOT_JSON
         return self.from_record(line, record)
 
     def from_record(self, line: str, record: dict[str, Any]) -> Parsed:
@@ -92,7 +101,7 @@ class JsonParser:
             ts,
             meta,
             record,
-            "bad_timestamp" if stamp is not None and ts is None else None,
+            BAD_TIMESTAMP if stamp is not None and ts is None else None,
         )
 
 
@@ -117,7 +126,7 @@ class TextParser:
                 raw = match.group("timestamp")
                 ts = parse_with_format(raw, self._fmt) if self._fmt else parse_rfc3339(raw)
                 if ts is None:
-                    malformed = "bad_timestamp"
+                    malformed = BAD_TIMESTAMP
         return line, level, ts, None, None, malformed
 
 
@@ -140,7 +149,7 @@ class DockerParser:
             docker_time = parse_rfc3339(outer["time"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             parsed = self._text(line)
-            return line, parsed[1], parsed[2], None, None, "not_docker_json"
+            return line, parsed[1], parsed[2], None, None, NOT_DOCKER_JSON
         if not isinstance(inner, str):
             inner = str(inner)
         if inner.endswith("\n"):

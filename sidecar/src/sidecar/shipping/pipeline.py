@@ -28,9 +28,10 @@ from sidecar.shipping.acks import Segment
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.encoding import ENCODERS
 from sidecar.shipping.labels import StreamLabels
-from sidecar.shipping.loki_client import LokiClient, sleep_unless
-from sidecar.shipping.parsers import TextParser, make_parser
+from sidecar.shipping.loki_client import OUTCOMES, LokiClient, sleep_unless
+from sidecar.shipping.parsers import MALFORMED_REASONS, TextParser, make_parser
 from sidecar.shipping.positions import Position
+from sidecar.shipping.rejections import REASONS as REFUSED_REASONS
 from sidecar.shipping.rejections import dropped_by_reason
 from sidecar.shipping.selfguard import SelfGuard
 from sidecar.shipping.tailer import Chunk, Tailer
@@ -45,6 +46,13 @@ YIELD_EVERY_BYTES = 4 * 1024 * 1024
 _TS = itemgetter(0)
 _SEGMENT = itemgetter(3)
 _SIZE = itemgetter(4)
+
+# Reasons found while reading, whatever the source format.
+NUL_BYTES = "nul_bytes"
+INVALID_UTF8 = "invalid_utf8"
+TRUNCATED = "truncated"
+EMPTY_LINE = "empty_line"
+DROP_REASONS = (EMPTY_LINE, *REFUSED_REASONS)
 
 # Pending entry: (timestamp ns, line, metadata, segment, buffered size)
 Entry = tuple[int, str, tuple[tuple[str, str], ...] | None, Segment | None, int]
@@ -110,6 +118,19 @@ class SourcePipeline:
         self._m_duration = m.ship_duration.labels(**base)
         m.spool_bytes.labels(**base).set(0)
         self._metrics = m
+        self._zero_counters()
+
+    def _zero_counters(self) -> None:
+        # Every known label value exists at 0 from the start: Grafana shows 0 rather than
+        # "No data", and increase() in an alert sees the first event as a step from 0.
+        m = self._metrics
+        for reason in DROP_REASONS:
+            m.lines_dropped.labels(**self._base, reason=reason)
+        malformed = (NUL_BYTES, INVALID_UTF8, TRUNCATED, *MALFORMED_REASONS[self.source.format])
+        for reason in malformed:
+            m.lines_malformed.labels(**self._base, reason=reason)
+        for outcome in OUTCOMES:
+            m.ship_requests.labels(**self._base, outcome=outcome)
 
     # -- discovery -----------------------------------------------------------------
 
@@ -257,7 +278,7 @@ class SourcePipeline:
                 offset += skipped
             if b"\x00" in data:
                 data = data.replace(b"\x00", b"")
-                malformed["nul_bytes"] = malformed.get("nul_bytes", 0) + 1
+                malformed[NUL_BYTES] = malformed.get(NUL_BYTES, 0) + 1
             if data[-1:] == b"\r":
                 data = data[:-1]
             if not data:
@@ -267,10 +288,10 @@ class SourcePipeline:
                 text = data.decode()
             except UnicodeDecodeError:
                 text = data.decode(errors="replace")
-                malformed["invalid_utf8"] = malformed.get("invalid_utf8", 0) + 1
+                malformed[INVALID_UTF8] = malformed.get(INVALID_UTF8, 0) + 1
             if skipped:
                 text = self._truncate(data, skipped)
-                malformed["truncated"] = malformed.get("truncated", 0) + 1
+                malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
                 line, level, ts, meta, record, bad = self._text(text)
             else:
                 line, level, ts, meta, record, bad = parse(text)
@@ -300,7 +321,7 @@ class SourcePipeline:
         for reason, count in malformed.items():
             self._metrics.lines_malformed.labels(**self._base, reason=reason).inc(count)
         if empty:
-            self._metrics.lines_dropped.labels(**self._base, reason="empty_line").inc(empty)
+            self._metrics.lines_dropped.labels(**self._base, reason=EMPTY_LINE).inc(empty)
         if staged:
             self.budget.take(size_total)
             self._pending_bytes += size_total

@@ -32,13 +32,19 @@ _REASONS: tuple[tuple[str, str], ...] = (
     ("request body too large", "request_body_too_large"),
 )
 
+UNKNOWN_REASON = "rejected"
+# Every reason dropped_by_reason can report.
+REASONS = tuple(
+    dict.fromkeys([r for _, r in _PER_ENTRY] + [r for _, r in _REASONS] + [UNKNOWN_REASON])
+)
+
 
 def reason_of(message: str) -> str:
     lowered = message.lower()
     for needle, reason in _REASONS:
         if needle in lowered:
             return reason
-    return "rejected"
+    return UNKNOWN_REASON
 
 
 def dropped_by_reason(body: str, batch_entries: int) -> Counter[str]:
@@ -52,7 +58,7 @@ def dropped_by_reason(body: str, batch_entries: int) -> Counter[str]:
     if per_entry:
         listed = sum(per_entry.values())
         if totals > listed:
-            per_entry["rejected"] += totals - listed
+            per_entry[UNKNOWN_REASON] += totals - listed
     elif totals:
         per_entry[reason_of(body)] = totals
     else:
@@ -63,5 +69,5 @@ def dropped_by_reason(body: str, batch_entries: int) -> Counter[str]:
         # Never report more losses than the batch held.
         scale = batch_entries / count
         per_entry = Counter({k: int(v * scale) for k, v in per_entry.items()})
-        per_entry["rejected"] += batch_entries - sum(per_entry.values())
+        per_entry[UNKNOWN_REASON] += batch_entries - sum(per_entry.values())
     return +per_entry
