@@ -18,6 +18,7 @@ from sample_service.api.router import root
 from sample_service.api.state import AppState
 from sample_service.core.cache import create_cache
 from sample_service.core.faults import FaultInjector
+from sample_service.core.gc_freeze import freeze_startup_heap
 from sample_service.core.metrics import ServiceMetrics
 from sample_service.core.rate_limit import RateLimiter
 from sample_service.core.request_middleware import RequestMiddleware
@@ -69,8 +70,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Last step of startup, in each worker, whether telemetry is on or not: the app
+        # is built, so what is alive now lives as long as the process (see gc_freeze).
+        frozen = freeze_startup_heap()
         logger.info(
-            "serving", extra={"tracing": provider is not None, "cache": state.cache.backend}
+            "serving",
+            extra={
+                "tracing": provider is not None,
+                "cache": state.cache.backend,
+                "gc_frozen_objects": frozen,
+            },
         )
         yield
         await http_client.aclose()

@@ -4,6 +4,7 @@ provider with an in-memory exporter."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ OTEL_ENV = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_SDK_DISABLED",
     "OTEL_TRACES_EXPORTER",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     "PROMETHEUS_MULTIPROC_DIR",
 )
 
@@ -34,6 +36,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test inherits an exporter endpoint or multiprocess mode from the shell."""
     for name in OTEL_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_gc() -> Iterator[None]:
+    """Every app startup freezes the heap (core/gc_freeze.py); in this one long pytest
+    process that would keep each test's objects forever, so they are released after it."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sample_service.app_factory import create_app
 from sample_service.core.settings import Settings
+from sample_service.core.telemetry import DEFAULT_EXPORT_BATCH_SIZE, create_tracer_provider
 
 from sample_service_tests.receivers import OtlpHttpReceiver
 
@@ -46,3 +47,42 @@ def test_spans_arrive_at_a_local_otlp_http_receiver(
     assert attributes["http.route"].string_value == "/api/v1/items"
     assert attributes["http.response.status_code"].int_value == 200
     assert any(s.kind == Span.SPAN_KIND_CLIENT and s.trace_id == server.trace_id for _, s in spans)
+
+
+def _exported_batch_sizes(receiver: OtlpHttpReceiver, settings: Settings, spans: int) -> list[int]:
+    provider = create_tracer_provider(settings)
+    assert provider is not None
+    tracer = provider.get_tracer("batch-probe")
+    for number in range(spans):
+        tracer.start_span(f"span {number}").end()
+    provider.shutdown()  # exports what is queued, in batches of the configured size
+    sizes = []
+    for _, _, body in receiver.requests:
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(body)
+        sizes.append(
+            sum(len(scope.spans) for rs in export.resource_spans for scope in rs.scope_spans)
+        )
+    return sizes
+
+
+def test_spans_are_exported_in_batches_of_at_most_128(
+    monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings]
+) -> None:
+    # The SDK's 512 would send these 300 in one batch, encoded in one long GIL-holding stall.
+    with OtlpHttpReceiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+        sizes = _exported_batch_sizes(receiver, make_settings(), spans=300)
+    assert sum(sizes) == 300
+    assert max(sizes) == DEFAULT_EXPORT_BATCH_SIZE == 128
+
+
+def test_otel_bsp_max_export_batch_size_still_wins(
+    monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings]
+) -> None:
+    with OtlpHttpReceiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+        monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50")
+        sizes = _exported_batch_sizes(receiver, make_settings(), spans=120)
+    assert sum(sizes) == 120
+    assert max(sizes) == 50

@@ -28,6 +28,13 @@ from sample_service.core.settings import Settings
 # Scrapes and probes would drown the real traffic in the trace store.
 EXCLUDED_URLS = "/metrics,/health/live,/health/ready"
 
+# Encoding a batch to protobuf is pure Python on the exporter thread, and it holds the GIL
+# against the request thread for the whole batch: a batch of 512 spans (the SDK default)
+# took 25-35 ms and every request running meanwhile waited ~11 ms (median) more; batches
+# of 128 take ~5 ms and delay such a request ~7 ms. Same total work, much shorter stalls
+# (bench/service_overhead, README.md). OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
+DEFAULT_EXPORT_BATCH_SIZE = 128
+
 
 def otlp_endpoint_configured(env: Mapping[str, str] = os.environ) -> bool:
     """True when the standard variables ask for OTLP trace export."""
@@ -38,6 +45,11 @@ def otlp_endpoint_configured(env: Mapping[str, str] = os.environ) -> bool:
     return bool(
         env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+
+
+def export_batch_size(env: Mapping[str, str] = os.environ) -> int | None:
+    """Spans per export; None leaves it to the SDK, which reads OTEL_BSP_MAX_EXPORT_BATCH_SIZE."""
+    return None if env.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") else DEFAULT_EXPORT_BATCH_SIZE
 
 
 def create_tracer_provider(
@@ -58,7 +70,9 @@ def create_tracer_provider(
     # The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG.
     provider = TracerProvider(resource=resource)
     if export:
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(), max_export_batch_size=export_batch_size())
+        )
     for processor in processors:
         provider.add_span_processor(processor)
     return provider
