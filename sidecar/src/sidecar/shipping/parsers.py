@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -130,12 +131,37 @@ class TextParser:
         return line, level, ts, None, None, malformed
 
 
-class DockerParser:
-    """Docker's json-file driver: {"log": "...\\n", "stream": "stdout", "time": "..."}.
+@dataclass(frozen=True, slots=True)
+class DockerRecord:
+    """One json-file record: {"log": "...\\n", "stream": "stdout", "time": "..."}."""
 
-    The inner line is parsed as JSON when it is an object, else as text; its own
-    timestamp wins over Docker's receive time. Docker splits lines over 16 KiB into
-    several records; each part is shipped as its own entry.
+    log: str  # as written, with its newline if it has one
+    stream: str
+    time_ns: int | None
+
+    @property
+    def complete(self) -> bool:
+        """False for every part but the last of a line Docker split (it has no newline)."""
+        return self.log.endswith("\n")
+
+
+def unwrap_docker(line: str) -> DockerRecord | None:
+    """The json-file record on this line, or None if it is not one."""
+    try:
+        outer = orjson.loads(line)
+        inner = outer["log"]
+        time_ns = parse_rfc3339(outer["time"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(inner, str):
+        inner = str(inner)
+    return DockerRecord(inner, str(outer.get("stream", "")), time_ns)
+
+
+class DockerParser:
+    """Docker's json-file driver: the inner line is parsed as JSON when it is an object,
+    else as text; its own timestamp wins over Docker's receive time. Lines Docker split
+    into several records are rejoined before they get here (see docker_partials.py).
     """
 
     def __init__(self, source: SourceConfig) -> None:
@@ -143,19 +169,16 @@ class DockerParser:
         self._text = TextParser(source)
 
     def __call__(self, line: str) -> Parsed:
-        try:
-            outer = orjson.loads(line)
-            inner = outer["log"]
-            docker_time = parse_rfc3339(outer["time"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        record = unwrap_docker(line)
+        if record is None:
             parsed = self._text(line)
             return line, parsed[1], parsed[2], None, None, NOT_DOCKER_JSON
-        if not isinstance(inner, str):
-            inner = str(inner)
-        if inner.endswith("\n"):
-            inner = inner[:-1]
+        return self.inner(record.log.removesuffix("\n"), record.time_ns)
+
+    def inner(self, inner: str, docker_time: int | None, *, as_text: bool = False) -> Parsed:
+        """The container's own line (without its newline); as_text for a truncated one."""
         parsed: Parsed | None = None
-        if inner.startswith("{"):
+        if not as_text and inner.startswith("{"):
             try:
                 record = orjson.loads(inner)
             except orjson.JSONDecodeError:

@@ -26,10 +26,18 @@ from sidecar.config import LokiConfig, ShippingConfig, SourceConfig
 from sidecar.metrics import ShippingMetrics
 from sidecar.shipping.acks import Segment
 from sidecar.shipping.budget import BufferBudget
+from sidecar.shipping.docker_partials import Joined, PartialJoiner
 from sidecar.shipping.encoding import ENCODERS
 from sidecar.shipping.labels import StreamLabels
 from sidecar.shipping.loki_client import OUTCOMES, LokiClient, sleep_unless
-from sidecar.shipping.parsers import MALFORMED_REASONS, TextParser, make_parser
+from sidecar.shipping.parsers import (
+    MALFORMED_REASONS,
+    DockerParser,
+    Parsed,
+    TextParser,
+    make_parser,
+    unwrap_docker,
+)
 from sidecar.shipping.positions import Position
 from sidecar.shipping.rejections import REASONS as REFUSED_REASONS
 from sidecar.shipping.rejections import dropped_by_reason
@@ -89,6 +97,9 @@ class SourcePipeline:
         self._guard = guard
         self._parse = make_parser(source)
         self._text = TextParser(source)
+        # Docker sources rejoin split lines, per file (see docker_partials.py).
+        self._docker = self._parse if isinstance(self._parse, DockerParser) else None
+        self._joiners: dict[str, PartialJoiner] = {}
         self._labels = StreamLabels(source.labels, source.service_name, source.name)
         self._encode = ENCODERS[loki.encoding]
         self.tailers: dict[str, Tailer] = {}
@@ -196,6 +207,7 @@ class SourcePipeline:
                 extra={"path": tailer.path, "size": tailer.size, "offset": tailer.read_offset},
             )
             tailer.restart_from_zero()
+            self._joiners.pop(tailer.key, None)
         if tailer.size != before:
             tailer.last_growth = now
         if attached and not tailer.unlinked:
@@ -209,9 +221,14 @@ class SourcePipeline:
         partial = tailer.take_partial()
         if partial is not None:
             self._ingest(tailer, partial)
+        joiner = self._joiners.get(tailer.key)
+        if joiner is not None and joiner.floor is not None:
+            # No further part can come: ship what Docker wrote of those lines.
+            self._ingest(tailer, Chunk([], tailer.read_offset, tailer.read_offset), final=True)
         if tailer.acks.outstanding == 0:
             tailer.close()
             del self.tailers[tailer.key]
+            self._joiners.pop(tailer.key, None)
             log.info("released drained file", extra={"path": tailer.path})
 
     async def scan_loop(self) -> None:
@@ -251,9 +268,15 @@ class SourcePipeline:
                     await asyncio.sleep(0)
         return progressed
 
-    def _ingest(self, tailer: Tailer, chunk: Chunk) -> None:
+    def _ingest(self, tailer: Tailer, chunk: Chunk, *, final: bool = False) -> None:
         # The hot path: one pass per line, counters aggregated per chunk.
         parse = self._parse
+        docker = self._docker
+        joiner = None
+        if docker is not None:
+            joiner = self._joiners.get(tailer.key)
+            if joiner is None:
+                joiner = self._joiners[tailer.key] = PartialJoiner(self.shipping.max_line_bytes)
         for_level = self._labels.for_level
         recorder = self.recorder
         pending = self._pending
@@ -293,6 +316,11 @@ class SourcePipeline:
                 text = self._truncate(data, skipped)
                 malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
                 line, level, ts, meta, record, bad = self._text(text)
+            elif docker is not None and joiner is not None:
+                joined = self._docker_line(docker, joiner, text, line_start, malformed)
+                if joined is None:
+                    continue  # part of a longer line: held until its last part
+                (line, level, ts, meta, record, bad), line_start = joined
             else:
                 line, level, ts, meta, record, bad = parse(text)
             if bad is not None:
@@ -310,7 +338,27 @@ class SourcePipeline:
             pending[for_level(level)].append((ts, line, meta, segment, size))
             size_total += size
             staged += 1
+        if final and docker is not None and joiner is not None:
+            # Kept out of the loop above, which stays free of per-line calls.
+            for joined in joiner.drain():
+                line, level, ts, meta, record, bad = self._joined(docker, joined, malformed)
+                if bad is not None:
+                    malformed[bad] = malformed.get(bad, 0) + 1
+                if recorder is not None:
+                    recorder.observe(line, record)
+                if ts is None:
+                    ts, created = tailer.read_time(joined.start, now_ns, ANCHOR_EVERY_NS)
+                    self.anchors_dirty = self.anchors_dirty or created
+                levels[level] = levels.get(level, 0) + 1
+                size = len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
+                pending[for_level(level)].append((ts, line, meta, segment, size))
+                size_total += size
+                staged += 1
         if segment is not None:
+            floor = None if joiner is None else joiner.floor
+            if floor is not None and floor < segment.end_offset:
+                # A restart must re-read a held line from its first part.
+                segment.end_offset = floor
             segment.pending = staged
             tailer.acks.append(segment)
         read = len(chunk.lines)
@@ -329,6 +377,32 @@ class SourcePipeline:
                 self._pending_since = time.monotonic()
             if self._pending_bytes >= self.loki.batch_max_bytes:
                 self._wake.set()
+
+    def _docker_line(
+        self,
+        docker: DockerParser,
+        joiner: PartialJoiner,
+        text: str,
+        line_start: int,
+        malformed: dict[str, int],
+    ) -> tuple[Parsed, int] | None:
+        """A json-file line parsed, with the offset of its first part; None while held."""
+        record = unwrap_docker(text)
+        if record is None:
+            return docker(text), line_start  # counted as not_docker_json
+        if record.complete and not joiner.holds(record.stream):
+            return docker.inner(record.log[:-1], record.time_ns), line_start
+        joined = joiner.feed(record, line_start)
+        if joined is None:
+            return None
+        return self._joined(docker, joined, malformed), joined.start
+
+    def _joined(self, docker: DockerParser, joined: Joined, malformed: dict[str, int]) -> Parsed:
+        if joined.skipped:
+            malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
+            text = self._truncate(joined.data, joined.skipped)
+            return docker.inner(text, joined.time_ns, as_text=True)
+        return docker.inner(joined.data.decode(errors="replace"), joined.time_ns)
 
     def _truncate(self, data: bytes, skipped: int) -> str:
         cut = data[: self._truncate_at]
