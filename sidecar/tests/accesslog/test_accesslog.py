@@ -260,3 +260,21 @@ def test_config_errors_name_the_field(config: dict[str, Any], field: str) -> Non
         ".".join(str(part) for part in error["loc"]).startswith(field)
         for error in caught.value.errors()
     ), caught.value
+
+
+@pytest.mark.parametrize(
+    ("fmt", "reasons"),
+    [
+        ("json", {"not_json", "missing_field", "invalid_value"}),
+        ("combined", {"format", "missing_field", "invalid_value"}),
+    ],
+)
+def test_unparsed_and_skipped_counters_exist_at_zero_before_any_line(
+    fmt: str, reasons: set[str]
+) -> None:
+    registry = CollectorRegistry()
+    _recorder(registry, format=fmt)
+    for reason in reasons:
+        assert _unparsed(registry, reason) == 0
+    skipped = registry.get_sample_value("sidecar_access_log_skipped_total", {"service_name": "web"})
+    assert skipped == 0

@@ -22,6 +22,16 @@ _COMBINED = re.compile(
 
 UNIT_FACTORS = {"seconds": 1.0, "milliseconds": 1e-3, "microseconds": 1e-6}
 
+NOT_JSON = "not_json"
+NOT_COMBINED = "format"
+MISSING_FIELD = "missing_field"
+INVALID_VALUE = "invalid_value"
+# The reasons each access-log format's parser can give.
+UNPARSED_REASONS = {
+    "json": (NOT_JSON, MISSING_FIELD, INVALID_VALUE),
+    "combined": (NOT_COMBINED, MISSING_FIELD, INVALID_VALUE),
+}
+
 
 class UnparsedLine(ValueError):
     """A line that should be a request but is not; `reason` becomes a metric label."""
@@ -43,7 +53,7 @@ class Request:
 def parse_json_record(record: Mapping[str, Any] | None) -> Request | None:
     """The request in a DESIGN.md access record, or None for a non-access record."""
     if record is None:
-        raise UnparsedLine("not_json", "the line is not a JSON object")
+        raise UnparsedLine(NOT_JSON, "the line is not a JSON object")
     method = record.get("http_request_method")
     status = record.get("http_response_status_code")
     if method is None and status is None:
@@ -62,9 +72,9 @@ def parse_json_record(record: Mapping[str, Any] | None) -> Request | None:
         if value is None
     ]
     if missing:
-        raise UnparsedLine("missing_field", f"access record without {', '.join(missing)}")
+        raise UnparsedLine(MISSING_FIELD, f"access record without {', '.join(missing)}")
     if not isinstance(method, str) or not isinstance(route or target, str):
-        raise UnparsedLine("invalid_value", "http_request_method and the route must be strings")
+        raise UnparsedLine(INVALID_VALUE, "http_request_method and the route must be strings")
     return Request(method, _status(status), _duration(duration, 1.0), route, target)
 
 
@@ -72,9 +82,9 @@ def parse_combined_line(line: str, unit: str) -> Request:
     """The request in a common/combined log line with the request time appended."""
     match = _COMBINED.match(line)
     if match is None:
-        raise UnparsedLine("format", "not a common/combined log line")
+        raise UnparsedLine(NOT_COMBINED, "not a common/combined log line")
     if match["request_time"] is None:
-        raise UnparsedLine("missing_field", "no request time after the combined fields")
+        raise UnparsedLine(MISSING_FIELD, "no request time after the combined fields")
     return Request(
         match["method"],
         _status(match["status"]),
@@ -88,7 +98,7 @@ def _status(value: Any) -> int:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise UnparsedLine("invalid_value", f"status code {value!r} is not 100-599")
+        raise UnparsedLine(INVALID_VALUE, f"status code {value!r} is not 100-599")
     return value
 
 
@@ -98,5 +108,5 @@ def _duration(value: Any, factor: float) -> float:
     except (TypeError, ValueError):
         seconds = math.nan
     if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
-        raise UnparsedLine("invalid_value", f"request time {value!r} is not a duration")
+        raise UnparsedLine(INVALID_VALUE, f"request time {value!r} is not a duration")
     return seconds

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sidecar.accesslog.config import AccessLogConfig
 from sidecar.accesslog.metrics import metrics_for
 from sidecar.accesslog.parsers import (
+    UNPARSED_REASONS,
     Request,
     UnparsedLine,
     parse_combined_line,
@@ -38,6 +39,11 @@ class AccessLogRecorder:
         self._routes = RouteMapper(config.routes, config.max_routes)
         self._series: dict[tuple[str, str, int], Any] = {}
         self._reasons_logged: set[str] = set()
+        # Known label values exist at 0 from the start, so a dashboard shows 0 rather
+        # than "No data" and increase() in an alert sees the first bad line.
+        for reason in UNPARSED_REASONS[config.format]:
+            self._metrics.unparsed.labels(service_name, reason)
+        self._metrics.skipped.labels(service_name)
 
     def observe(self, line: str, record: Mapping[str, Any] | None) -> None:
         """Record the request in `line` (`record` is its parsed JSON object, or None)."""
