@@ -339,7 +339,8 @@ class SourcePipeline:
             size_total += size
             staged += 1
         if final and docker is not None and joiner is not None:
-            # Kept out of the loop above, which stays free of per-line calls.
+            # Rare (a file released mid-line): staged here so the loop above keeps its
+            # staging inline, without a call per line.
             for joined in joiner.drain():
                 line, level, ts, meta, record, bad = self._joined(docker, joined, malformed)
                 if bad is not None:
