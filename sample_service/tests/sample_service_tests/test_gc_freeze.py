@@ -40,5 +40,7 @@ def test_startup_garbage_is_collected_not_frozen() -> None:
     dead = weakref.ref(first)
     del first, second  # an unreachable cycle: only the cyclic collector frees it
 
-    assert freeze_startup_heap() == gc.get_freeze_count() > 0
+    # Not compared with gc.get_freeze_count() afterwards: frozen objects that other threads
+    # of the test process release in between leave the permanent generation.
+    assert freeze_startup_heap() > 0
     assert dead() is None
