@@ -234,7 +234,9 @@ async def test_metrics(target: Any) -> None:
         registry,
     )
     # Before any run: pending is warn and not up.
-    assert _value(registry, "sidecar_health_check_up", service_name="svc-a", check="a-core") == 0
+    up = "sidecar_health_check_up"
+    core, extra = {"check": "a-core", "critical": "true"}, {"check": "a-extra", "critical": "false"}
+    assert _value(registry, up, service_name="svc-a", **core) == 0
     assert (
         _value(
             registry,
@@ -264,8 +266,8 @@ async def test_metrics(target: Any) -> None:
 
     assert status("a-core", "svc-a") == {"pass": 1, "warn": 0, "fail": 0}
     assert status("a-extra", "svc-a") == {"pass": 0, "warn": 0, "fail": 1}
-    assert _value(registry, "sidecar_health_check_up", service_name="svc-a", check="a-core") == 1
-    assert _value(registry, "sidecar_health_check_up", service_name="svc-a", check="a-extra") == 0
+    assert _value(registry, up, service_name="svc-a", **core) == 1
+    assert _value(registry, up, service_name="svc-a", **extra) == 0
     assert (
         _value(
             registry, "sidecar_health_check_duration_seconds", service_name="svc-b", check="b-core"

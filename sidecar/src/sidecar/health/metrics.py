@@ -43,7 +43,8 @@ class HealthCollector(Collector):
         for service_name, states in self._by_service.items():
             for state in states:
                 labels = [service_name, state.check.name]
-                up.add_metric(labels, 1 if state.up else 0)
+                critical = "true" if state.check.critical else "false"
+                up.add_metric([*labels, critical], 1 if state.up else 0)
                 for candidate in STATUSES:
                     status.add_metric([*labels, candidate], 1 if state.status == candidate else 0)
                 if state.last_duration is not None:
@@ -59,7 +60,8 @@ class HealthCollector(Collector):
             GaugeMetricFamily(
                 "sidecar_health_check_up",
                 "1 while the check passes (pass or warn), 0 while it fails or has not run yet.",
-                labels=["service_name", "check"],
+                # critical lets an alert page on exactly the checks that fail the aggregate.
+                labels=["service_name", "check", "critical"],
             ),
             GaugeMetricFamily(
                 "sidecar_health_check_status",
