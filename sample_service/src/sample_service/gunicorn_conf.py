@@ -4,12 +4,18 @@ sample_service.main:app`. Workers are uvicorn workers, their count is WEB_CONCUR
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
 
 from sample_service.core.settings import get_settings
 
+# One signing key for every worker: a token issued by one must verify on the others. With
+# JWT_SECRET unset, the master picks a random key before forking (tokens then last until
+# the next restart); set JWT_SECRET to keep them valid across restarts.
+if not os.environ.get("JWT_SECRET"):
+    os.environ["JWT_SECRET"] = secrets.token_urlsafe(32)
 _settings = get_settings()
 
 bind = f"{_settings.host}:{_settings.port}"

@@ -141,3 +141,35 @@ def test_gunicorn_workers_share_metric_totals(tmp_path: Path) -> None:
             assert process.poll() is None
         # Each worker's batch exporter flushed its spans at shutdown.
         assert {path for path, _, _ in receiver.requests} == {"/v1/traces"}
+
+
+def test_gunicorn_workers_share_a_token_key_without_jwt_secret(tmp_path: Path) -> None:
+    """With JWT_SECRET unset, a token one worker issued must still verify on the other."""
+    port = free_port()
+    env = _service_env(tmp_path, port, WEB_CONCURRENCY="2")
+    del env["JWT_SECRET"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:sample_service.gunicorn_conf",
+        "sample_service.main:app",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with _running(command, env, tmp_path):
+        wait_http(f"{base}/health/live")
+        user = {"email": "workers@example.com", "full_name": "W", "password": "password123"}
+        assert httpx.post(f"{base}/api/v1/users", json=user).status_code == 201
+        login = {"email": user["email"], "password": user["password"]}
+        token = httpx.post(f"{base}/api/v1/auth/token", json=login).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+
+        def me(_: int) -> int:
+            # A new connection each time, so the kernel spreads them over both workers
+            # (test_gunicorn_workers_share_metric_totals shows that it does).
+            return httpx.get(f"{base}/api/v1/users/me", headers=headers).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(me, range(80)))
+        assert set(statuses) == {200}
