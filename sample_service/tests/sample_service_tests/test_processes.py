@@ -23,6 +23,10 @@ from tests.support import free_port, wait_http
 pytestmark = pytest.mark.integration
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+GUNICORN = [
+    sys.executable,
+    *("-m", "gunicorn", "-c", "python:sample_service.gunicorn_conf", "sample_service.main:app"),
+]
 
 
 def _service_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
@@ -91,14 +95,6 @@ def _request_counts(text: str, route: str) -> float:
 def test_gunicorn_workers_share_metric_totals(tmp_path: Path) -> None:
     port = free_port()
     multiproc = tmp_path / "prometheus-multiproc"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:sample_service.gunicorn_conf",
-        "sample_service.main:app",
-    ]
     base = f"http://127.0.0.1:{port}"
     # Tracing on, so that in single-process mode these requests would carry exemplars.
     with OtlpHttpReceiver() as receiver:
@@ -109,7 +105,7 @@ def test_gunicorn_workers_share_metric_totals(tmp_path: Path) -> None:
             PROMETHEUS_MULTIPROC_DIR=str(multiproc),
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
         )
-        with _running(command, env, tmp_path) as process:
+        with _running(GUNICORN, env, tmp_path) as process:
             wait_http(f"{base}/health/live")
             sent = 0
 
@@ -148,16 +144,8 @@ def test_gunicorn_workers_share_a_token_key_without_jwt_secret(tmp_path: Path) -
     port = free_port()
     env = _service_env(tmp_path, port, WEB_CONCURRENCY="2")
     del env["JWT_SECRET"]
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:sample_service.gunicorn_conf",
-        "sample_service.main:app",
-    ]
     base = f"http://127.0.0.1:{port}"
-    with _running(command, env, tmp_path):
+    with _running(GUNICORN, env, tmp_path):
         wait_http(f"{base}/health/live")
         user = {"email": "workers@example.com", "full_name": "W", "password": "password123"}
         assert httpx.post(f"{base}/api/v1/users", json=user).status_code == 201
