@@ -34,6 +34,7 @@ class TargetServer:
     def __init__(self) -> None:
         self.behaviours: dict[str, Behaviour] = {}
         self.requests: list[Request] = []
+        self.connections = 0  # accepted so far: a probe reusing one would not add to it
         self.port = 0
         self._server: asyncio.Server | None = None
         self._release = asyncio.Event()
@@ -60,6 +61,7 @@ class TargetServer:
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while request_line := await reader.readline():
                 method, path, _ = request_line.decode("latin-1").split(" ", 2)

@@ -180,10 +180,10 @@ async def test_a_crashing_probe_fails_its_check_only(
 ) -> None:
     real_probe = monitor_module.run_probe
 
-    async def probe(client: httpx.AsyncClient, check: Any) -> Any:
+    async def probe(http: Any, check: Any) -> Any:
         if check.name == "buggy":
             raise RuntimeError("bug")
-        return await real_probe(client, check)
+        return await real_probe(http, check)
 
     monkeypatch.setattr(monitor_module, "run_probe", probe)
     monitor = _monitor(

@@ -56,6 +56,29 @@ async def test_method_and_headers_are_sent(target: Any) -> None:
     assert (request.method, request.headers["x-probe"]) == ("HEAD", "yes")
 
 
+async def test_check_headers_override_the_defaults(target: Any) -> None:
+    url = target.answer("/h")
+    await _run({"kind": "http", "url": url, "headers": {"user-agent": "probe/1"}})
+    (request,) = target.requests
+    assert (request.headers["user-agent"], request.headers["host"]) == (
+        "probe/1",
+        f"127.0.0.1:{target.port}",
+    )
+
+
+async def test_every_run_opens_a_fresh_connection(target: Any) -> None:
+    # The target keeps connections alive and the checks ask for it too, so a probe
+    # reusing a pooled connection would not be counted.
+    keep_alive = {"kind": "http", "headers": {"Connection": "keep-alive"}}
+    monitor = _monitor(
+        {"name": "a", "url": target.answer("/a")} | keep_alive,
+        {"name": "b", "url": target.answer("/b")} | keep_alive,
+    )
+    for name in ("a", "b", "a", "a"):
+        assert (await monitor.check_once(name)).status == "pass"
+    assert (target.count("/a"), target.count("/b"), target.connections) == (3, 1, 4)
+
+
 @pytest.mark.parametrize(
     ("body", "expected", "status", "output"),
     [

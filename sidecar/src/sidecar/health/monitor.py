@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from sidecar.health.config import HealthConfig, HttpCheck
 from sidecar.health.healthjson import MEDIA_TYPE
 from sidecar.health.metrics import HealthCollector
-from sidecar.health.probes import ProbeResult, run_probe
+from sidecar.health.probes import HttpTarget, ProbeResult, build_request, run_probe
 from sidecar.health.report import render
 from sidecar.health.state import CheckState
 
@@ -33,11 +33,11 @@ MAX_START_SPACING = 0.01
 # which roughly halves the CPU per probe compared with each starting on its own tick,
 # while a batch (~10 probes at 1,000 checks per 10 s) is too small to hold up /health.
 START_GRID = 0.1
-# HTTP checks share an httpx client in groups of this size. httpcore's pool scans all its
+# HTTP checks share an httpx transport in groups of this size. httpcore's pool scans all its
 # connections and queued requests on every request, so one pool for a thousand checks
-# (dozens of them hanging) grows quadratically costly; a client per check instead adds
+# (dozens of them hanging) grows quadratically costly; a transport per check instead adds
 # ~22 objects per check that every full GC pass must walk, stalling the loop.
-CHECKS_PER_CLIENT = 25
+CHECKS_PER_TRANSPORT = 25
 
 
 class HealthMonitor:
@@ -51,11 +51,14 @@ class HealthMonitor:
             by_service[state.check.service_name].append(state)
         registry.register(HealthCollector(dict(by_service)))
         http_states = [s for s in self._states.values() if isinstance(s.check, HttpCheck)]
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        for start in range(0, len(http_states), CHECKS_PER_CLIENT):
-            client = _http_client(_tls_context())
-            for state in http_states[start : start + CHECKS_PER_CLIENT]:
-                self._clients[state.check.name] = client
+        self._transports: list[httpx.AsyncHTTPTransport] = []
+        self._http: dict[str, HttpTarget] = {}
+        for start in range(0, len(http_states), CHECKS_PER_TRANSPORT):
+            transport = _http_transport(_tls_context())
+            self._transports.append(transport)
+            for state in http_states[start : start + CHECKS_PER_TRANSPORT]:
+                assert isinstance(state.check, HttpCheck)
+                self._http[state.check.name] = HttpTarget(transport, build_request(state.check))
         self._running = False
 
     @property
@@ -81,13 +84,13 @@ class HealthMonitor:
                 await asyncio.Event().wait()
         finally:
             self._running = False
-            for client in set(self._clients.values()):
-                await client.aclose()
+            for transport in self._transports:
+                await transport.aclose()
 
     async def check_once(self, name: str) -> CheckState:
         """Run one check now and publish its result (tests and manual probes)."""
         state = self._states[name]
-        await self._run_check(self._clients.get(name), state)
+        await self._run_check(self._http.get(name), state)
         return state
 
     def report(self) -> tuple[int, dict[str, object]]:
@@ -108,20 +111,20 @@ class HealthMonitor:
 
     async def _repeat(self, state: CheckState, delay: float) -> None:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(state.check.name)
+        http = self._http.get(state.check.name)
         await asyncio.sleep(delay)
         due = loop.time()
         while True:
-            await self._run_check(client, state)
+            await self._run_check(http, state)
             due += state.check.interval_seconds
             # A run that overran (suspended machine, overloaded loop) skips the missed
             # slots instead of firing them back to back.
             due = max(due, loop.time())
             await asyncio.sleep(due - loop.time())
 
-    async def _run_check(self, client: httpx.AsyncClient | None, state: CheckState) -> None:
+    async def _run_check(self, http: HttpTarget | None, state: CheckState) -> None:
         try:
-            result = await run_probe(client, state.check)
+            result = await run_probe(http, state.check)
         except Exception as exc:
             # A bug in a probe must not take the other checks down with it.
             logger.exception("health check %s crashed", state.check.name)
@@ -147,13 +150,13 @@ class HealthMonitor:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    # Building one costs ~0.1 s (it loads the CA bundle); every client shares it.
+    # Building one costs ~0.1 s (it loads the CA bundle); every transport shares it.
     return httpx.create_ssl_context()
 
 
-def _http_client(tls: ssl.SSLContext) -> httpx.AsyncClient:
+def _http_transport(tls: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
     # No keep-alive: like kubelet, each run opens a fresh connection, so a stale pooled
     # socket can never fail a healthy target and a target that stops accepting is noticed.
-    # trust_env off: a proxy from the environment must not sit between probe and target.
+    # No proxy: one from the environment must not sit between probe and target.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    return httpx.AsyncClient(limits=limits, trust_env=False, verify=tls)
+    return httpx.AsyncHTTPTransport(limits=limits, trust_env=False, verify=tls)
