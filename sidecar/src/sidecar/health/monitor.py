@@ -11,7 +11,6 @@ import time
 from collections import defaultdict
 
 import httpx
-import orjson
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
@@ -93,8 +92,8 @@ class HealthMonitor:
         await self._run_check(self._http.get(name), state)
         return state
 
-    def report(self) -> tuple[int, dict[str, object]]:
-        """The /health status code and body, from memory."""
+    def report(self) -> tuple[int, bytes]:
+        """The /health status code and JSON body, from memory."""
         return render(self._states.values())
 
     def routes(self) -> list[BaseRoute]:
@@ -103,7 +102,7 @@ class HealthMonitor:
     async def _health_endpoint(self, request: Request) -> Response:
         status_code, body = self.report()
         return Response(
-            orjson.dumps(body),
+            body,
             status_code=status_code,
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-store"},

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from sidecar.health.metrics import aggregate_status
 from sidecar.health.state import CheckState
 
@@ -25,21 +27,28 @@ def rfc3339(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def render(states: Iterable[CheckState]) -> tuple[int, dict[str, Any]]:
-    """The HTTP status (200 for pass and warn, 503 for fail) and the body."""
+def render(states: Iterable[CheckState]) -> tuple[int, bytes]:
+    """The HTTP status (200 for pass and warn, 503 for fail) and the JSON body."""
     states = list(states)
     status = aggregate_status(states)
-    body: dict[str, Any] = {
-        "status": status,
-        "description": "health of the services watched by the observability sidecar",
-        "checks": {state.check.name: [_cached_entry(state)] for state in states},
-    }
+    # Each check's member of "checks" is serialized once per run and the body spliced
+    # from those bytes: /health is read more often than most checks run, and dumping a
+    # thousand entry dicts on every read was most of what serving it cost.
+    checks = b",".join(_cached_member(state) for state in states)
+    body = b'{"status":"%s","description":%s,"checks":{%s}}' % (
+        status.encode(),
+        _DESCRIPTION,
+        checks,
+    )
     return (503 if status == "fail" else 200), body
 
 
-def _cached_entry(state: CheckState) -> dict[str, Any]:
+_DESCRIPTION = orjson.dumps("health of the services watched by the observability sidecar")
+
+
+def _cached_member(state: CheckState) -> bytes:
     if state.rendered is None:
-        state.rendered = _entry(state)
+        state.rendered = b"%s:[%s]" % (orjson.dumps(state.check.name), orjson.dumps(_entry(state)))
     return state.rendered
 
 

@@ -36,9 +36,9 @@ class CheckState:
     sub_checks: dict[str, list[dict[str, Any]]] | None = None
     consecutive_failures: int = field(default=0)
     consecutive_successes: int = field(default=0)
-    # The /health entry built from the fields above, until the next run changes them:
-    # /health is read far more often than any one check runs.
-    rendered: dict[str, Any] | None = field(default=None, repr=False)
+    # The check's member of /health's "checks", serialized from the fields above until
+    # the next run changes them: /health is read far more often than any one check runs.
+    rendered: bytes | None = field(default=None, repr=False)
 
     @property
     def up(self) -> bool:
