@@ -32,10 +32,11 @@ EXCLUDED_URLS = "/metrics,/health/live,/health/ready"
 # against the request thread for the whole batch: a batch of 512 spans (the SDK default)
 # took 25-35 ms and every request running meanwhile waited ~11 ms (median) more; batches
 # of 128 take ~5 ms and delay such a request ~7 ms. Same total work, much shorter stalls
-# (bench/service_overhead, README.md). Against a keep-alive sink, batches of 32 cut the
-# one-connection p99 added to +1.5-2.8 ms but dropped throughput to 0.62-0.64 of bare, 64
-# was no better than 128 (0.55-0.62, +4 ms), 128 kept 0.71-0.74 (+3.4 ms): no size meets
-# both targets, so 128 stays. OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
+# (bench/service_overhead, README.md). Against a keep-alive sink (3 runs each), batches of
+# 32 cut the one-connection p99 added to +1.3-2.8 ms but kept 0.62-0.72 of bare throughput
+# (median 0.64); 64 had 128's tail (+3.1-4.1 ms) at 0.55-0.75; 128 kept 0.71-0.74 at
+# +3.4-4.0 ms. No size meets both targets reliably, so 128 stays, the one meeting the
+# throughput target every run. OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
 DEFAULT_EXPORT_BATCH_SIZE = 128
 
 
