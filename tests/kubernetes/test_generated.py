@@ -214,3 +214,28 @@ def test_cli_reports_an_untranslatable_source_with_exit_2(
     monkeypatch.setattr(sources, "scrape_jobs", lambda: [*_job_names(), "billing"])
     assert generator.main(["--check"]) == 2
     assert "billing" in capsys.readouterr().err
+
+
+def test_prometheus_flags_of_compose_carry_over() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    flags = compose["services"]["prometheus"]["command"]
+    spec = yaml.safe_load((DEPLOY / "kube-prometheus-stack-values.yaml").read_text())["prometheus"][
+        "prometheusSpec"
+    ]
+    assert spec["enableOTLPReceiver"] == ("--web.enable-otlp-receiver" in flags)
+    features = [f.split("=", 1)[1] for f in flags if f.startswith("--enable-feature=")]
+    assert spec.get("enableFeatures", []) == features
+    exemplars = PROMETHEUS_CONFIG["storage"]["exemplars"]["max_exemplars"]
+    assert spec["exemplars"] == {"maxSize": exemplars}
+    otlp = PROMETHEUS_CONFIG["otlp"]
+    assert spec["otlp"] == {
+        "promoteResourceAttributes": otlp["promote_resource_attributes"],
+        "translationStrategy": otlp["translation_strategy"],
+    }
+
+
+def test_an_unknown_prometheus_flag_stops_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    flags = [*sources.prometheus_flags(), "--query.max-samples=1000"]
+    monkeypatch.setattr(sources, "prometheus_flags", lambda: flags)
+    with pytest.raises(sources.SourceError, match=r"query\.max-samples"):
+        generator.render_all()

@@ -27,6 +27,20 @@ _OTLP = {
     "promote_resource_attributes": "promoteResourceAttributes",
     "translation_strategy": "translationStrategy",
 }
+# Prometheus flags in docker-compose.yml -> prometheusSpec booleans.
+_SWITCHES = {
+    "--web.enable-otlp-receiver": "enableOTLPReceiver",
+    "--web.enable-remote-write-receiver": "enableRemoteWriteReceiver",
+}
+# Flags the operator sets itself (paths, listen address) or that are a sizing choice of
+# each install (retention: the chart's prometheus.prometheusSpec.retention).
+_OPERATOR_FLAGS = {
+    "--config.file",
+    "--storage.tsdb.path",
+    "--web.listen-address",
+    "--storage.tsdb.retention.time",
+}
+_FEATURE_FLAG = "--enable-feature"
 # rule_files -> PrometheusRule objects, scrape_configs -> monitors; the operator wires
 # Alertmanager itself.
 _ELSEWHERE = {"rule_files", "scrape_configs", "alerting"}
@@ -47,13 +61,17 @@ def prometheus_spec() -> dict[str, Any]:
     _unknown("global", set(config["global"]) - set(_GLOBAL))
     spec: dict[str, Any] = {_GLOBAL[key]: value for key, value in config["global"].items()}
 
-    flags = sources.prometheus_flags()
-    features = [
-        feature
-        for flag in flags
-        if flag.startswith("--enable-feature=")
-        for feature in flag.removeprefix("--enable-feature=").split(",")
-    ]
+    flags = {}
+    for flag in sources.prometheus_flags():
+        name, _, value = flag.partition("=")
+        flags.setdefault(name, []).append(value)
+    unknown = set(flags) - {*_SWITCHES, *_OPERATOR_FLAGS, _FEATURE_FLAG}
+    if unknown:
+        raise sources.SourceError(
+            f"{sources.COMPOSE_FILE}: Prometheus flags {sorted(unknown)} have no Kubernetes"
+            " counterpart; add them to deploy/kubernetes/generator/chart_values.py"
+        )
+    features = [f for value in flags.get(_FEATURE_FLAG, []) for f in value.split(",")]
     if features:
         spec["enableFeatures"] = features
     storage = config.get("storage", {})
@@ -61,7 +79,8 @@ def prometheus_spec() -> dict[str, Any]:
     if "exemplars" in storage:
         _unknown("storage.exemplars", set(storage["exemplars"]) - {"max_exemplars"})
         spec["exemplars"] = {"maxSize": storage["exemplars"]["max_exemplars"]}
-    spec["enableOTLPReceiver"] = "--web.enable-otlp-receiver" in flags
+    for flag, key in _SWITCHES.items():
+        spec[key] = flag in flags
     otlp = config.get("otlp", {})
     _unknown("otlp", set(otlp) - set(_OTLP))
     if otlp:
