@@ -9,6 +9,7 @@ Both refuse unknown fields, as `kubectl apply` does by default.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import jsonschema
@@ -91,3 +92,12 @@ def test_crd_validation_refuses_a_rule_without_expr(rendered: list[dict[str, Any
     del rule["spec"]["groups"][0]["rules"][0]["expr"]
     with pytest.raises(jsonschema.ValidationError, match="expr"):
         validate_operator_object(rule, NEWEST)
+
+
+def test_every_object_fits_a_client_side_apply(rendered: list[dict[str, Any]]) -> None:
+    # `kubectl apply` keeps the whole object in the last-applied-configuration annotation,
+    # and all annotations of an object together are limited to 256 KiB (etcd's 1.5 MiB
+    # object limit comes later). A dashboard that grows past that needs --server-side.
+    for obj in rendered:
+        size = len(json.dumps(obj, separators=(",", ":")))
+        assert size < 256 * 1024, (obj["kind"], obj["metadata"]["name"], size)
