@@ -39,6 +39,7 @@ CONFIG = REPO / "loki" / "loki.yaml"
 INSTALL = "bash ../shared/env/install-loki-tempo"
 # Loki's default limits_config.max_entries_limit_per_query: a larger `limit` is a 400.
 MAX_ENTRIES_PER_QUERY = 5000
+SECOND_NS = 1_000_000_000
 CATEGORIZE_LABELS = {"X-Loki-Response-Encoding-Flags": "categorize-labels"}
 
 
@@ -135,10 +136,17 @@ class LokiClient:
         entries: list[LogEntry] = []
         low, high = start_ns, end_ns
         while low <= high:
-            # Loki's end is exclusive: +1 makes `high` itself part of the window.
-            page = self._page(query, low, high + 1, direction, page_size)
-            if len(page) < page_size:
-                entries.extend(page)
+            # Loki's end is exclusive, and Loki warns about a window under a second
+            # ("could not determine query overlaps"): ask for at least a second,
+            # stretched away from the side the page starts at, and keep only
+            # [low, high]. Entries outside it sort after those inside.
+            span = max(high + 1 - low, SECOND_NS)
+            forward = direction == "forward"
+            window = (low, low + span) if forward else (high + 1 - span, high + 1)
+            page = self._page(query, *window, direction, page_size)
+            inside = [e for e in page if low <= e.ts <= high]
+            if len(page) < page_size or len(inside) < len(page):
+                entries.extend(inside)
                 break
             boundary = page[-1].ts
             complete = [e for e in page if e.ts != boundary]
