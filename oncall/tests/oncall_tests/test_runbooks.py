@@ -8,7 +8,7 @@ import pytest
 from oncall.settings import Settings
 from starlette.testclient import TestClient
 
-from tests.conftest import RUNBOOKS
+from oncall_tests.payloads import RUNBOOKS
 
 NAMES = sorted(p.name for p in RUNBOOKS.glob("*.md") if p.name != "README.md")
 

@@ -1,18 +1,11 @@
-"""A real app on a temporary log file and a copy of the repository's runbooks."""
+"""What Alertmanager posts, and where the repository keeps the runbooks."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from oncall.app import build_app
-from oncall.settings import Settings
-from starlette.testclient import TestClient
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RUNBOOKS = REPO / "docs" / "runbooks"
 
 
@@ -54,30 +47,3 @@ def notification(status: str = "firing", **labels: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    runbooks = tmp_path / "runbooks"
-    shutil.copytree(RUNBOOKS, runbooks)
-    return Settings(runbooks_dir=runbooks, log_file=tmp_path / "log" / "inbox.log")
-
-
-@pytest.fixture
-def client_for() -> Iterator[Callable[[Settings], TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(settings: Settings) -> TestClient:
-        client = TestClient(build_app(settings))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def client(settings: Settings, client_for: Callable[[Settings], TestClient]) -> TestClient:
-    return client_for(settings)

@@ -15,7 +15,7 @@ from oncall.settings import Settings, SettingsError, from_env
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from tests.conftest import notification
+from oncall_tests.payloads import notification
 
 DESIGN_FIELDS = {"timestamp", "level", "logger", "message", "service_name"}
 
