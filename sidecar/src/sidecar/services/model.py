@@ -72,6 +72,12 @@ Ratio = Annotated[Number, Field(gt=0, lt=1)]
 Positive = Annotated[Number, Field(gt=0)]
 
 
+def _first_repeated(values: list[str]) -> str | None:
+    """The first (sorted) value that occurs more than once, if any."""
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    return repeated[0] if repeated else None
+
+
 def _absolute(path: str) -> str:
     if not path.startswith("/"):
         raise ValueError(f"{path!r} is not an absolute path (as the sidecar sees it)")
@@ -198,16 +204,12 @@ class Service(_Strict):
     def _consistent(self) -> Service:
         if not (self.logs or self.health or self.metrics):
             raise ValueError("a service needs at least one of logs, health or metrics")
-        sources = [log.source or self.name for log in self.logs]
-        repeated = sorted({source for source in sources if sources.count(source) > 1})
-        if repeated:
+        if source := _first_repeated(self.source_names()):
             raise ValueError(
-                f"logs: source {repeated[0]!r} is used twice; give each log a distinct `source`"
+                f"logs: source {source!r} is used twice; give each log a distinct `source`"
             )
-        checks = [check.name for check in self.health]
-        repeated = sorted({check for check in checks if checks.count(check) > 1})
-        if repeated:
-            raise ValueError(f"health: the check name {repeated[0]!r} is used twice")
+        if check := _first_repeated([check.name for check in self.health]):
+            raise ValueError(f"health: the check name {check!r} is used twice")
         for index, check in enumerate(self.health):
             try:
                 check.sidecar_check(self.name)
@@ -234,22 +236,18 @@ class ServicesFile(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> ServicesFile:
-        names = [service.name for service in self.services]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"the service name {repeated[0]!r} is listed twice")
+        if name := _first_repeated([service.name for service in self.services]):
+            raise ValueError(f"the service name {name!r} is listed twice")
         sources = [source for service in self.services for source in service.source_names()]
-        repeated = sorted({source for source in sources if sources.count(source) > 1})
-        if repeated:
+        if source := _first_repeated(sources):
             raise ValueError(
-                f"the log source {repeated[0]!r} belongs to two services; sources are "
+                f"the log source {source!r} belongs to two services; sources are "
                 "unique across the file (set `source` on one of them)"
             )
         checks = [name for service in self.services for name in service.sidecar_check_names()]
-        repeated = sorted({check for check in checks if checks.count(check) > 1})
-        if repeated:
+        if check := _first_repeated(checks):
             raise ValueError(
-                f"two health checks would both be named {repeated[0]!r} (service-check); "
+                f"two health checks would both be named {check!r} (service-check); "
                 "rename one of them"
             )
         return self
