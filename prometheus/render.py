@@ -132,19 +132,28 @@ def outage_page_seconds(objective: float) -> float:
     return factor * (1 - objective) * 3600
 
 
+def rule_files(
+    services: ServicesFile, rules_dir: Path, runbook_base: str, grafana_url: str
+) -> dict[str, dict[str, Any]]:
+    """Relative path -> rule document of every rule file written: the objectives of
+    `services`, then each committed rule file with its links (what Prometheus loads,
+    and what deploy/kubernetes carries as PrometheusRule objects)."""
+    documents = {OBJECTIVES_FILE: objective_rules(services)}
+    for path in sorted(rules_dir.glob("*.rules.yml")):
+        rules = with_links(yaml.safe_load(path.read_text()), runbook_base, grafana_url)
+        documents[f"{RULES_DIR}/{path.name}"] = rules
+    return documents
+
+
 def render(
     services: ServicesFile, source: str, rules_dir: Path, runbook_base: str, grafana_url: str
 ) -> dict[str, str]:
     """Relative path -> content of every file Prometheus reads from the output directory."""
-    files = {
-        TARGETS_FILE: json.dumps(targets(services), indent=2) + "\n",
-        OBJECTIVES_FILE: HEADER.format(source=source) + dump(objective_rules(services)),
-    }
-    for path in sorted(rules_dir.glob("*.rules.yml")):
-        rules = with_links(yaml.safe_load(path.read_text()), runbook_base, grafana_url)
-        files[f"{RULES_DIR}/{path.name}"] = HEADER.format(
-            source=f"prometheus/rules/{path.name}"
-        ) + dump(rules)
+    files = {TARGETS_FILE: json.dumps(targets(services), indent=2) + "\n"}
+    for relative, document in rule_files(services, rules_dir, runbook_base, grafana_url).items():
+        committed = f"prometheus/rules/{Path(relative).name}"
+        origin = source if relative == OBJECTIVES_FILE else committed
+        files[relative] = HEADER.format(source=origin) + dump(document)
     return files
 
 
@@ -164,11 +173,16 @@ def write(out: Path, files: dict[str, str]) -> None:
                 stale.unlink()
 
 
-def _setting(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip() or default
+def link_base(name: str, value: str) -> str:
+    """`value` as a base for alert links, without a trailing slash; SettingError naming
+    `name` unless it is a plain http(s) URL (it ends up inside YAML and Go templates)."""
     if not _URL.fullmatch(value) or FORBIDDEN.search(value):
         raise SettingError(f"{name} must be an http:// or https:// URL, got {value!r}")
     return value.rstrip("/")
+
+
+def _setting(name: str, default: str) -> str:
+    return link_base(name, os.environ.get(name, "").strip() or default)
 
 
 def _summary(services: ServicesFile) -> list[str]:
