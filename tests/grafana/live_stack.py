@@ -1,12 +1,14 @@
 """The stack the dashboards read, run for real on this machine, under traffic.
 
-Real: the sample service (tracing on), the sidecar (tailing its log as logs and
-as an access log of a second service_name, health-checking it), Alertmanager,
-and Prometheus with the project's own config and rules (see prometheus_config).
-Stand-ins: Loki's push API and the OTel Collector's trace receiver, which have
-no package here. A traffic thread keeps requests flowing, with a share of them
-failing by fault injection, and appends empty lines to the log so the sidecar
-has something to drop.
+Real, all of it: the sample service exporting its traces over OTLP/HTTP to Tempo
+(directly: the OTel Collector cannot run here), the sidecar (tailing its log as
+logs and as an access log of a second service_name, health-checking it) shipping
+to Loki, Loki and Tempo from the repository's own configs (tests/support/loki.py,
+tempo.py), Tempo's metrics-generator remote-writing to Prometheus, Alertmanager,
+and Prometheus with the project's own config and rules (see prometheus_config),
+scraping Loki and Tempo too. A traffic thread keeps requests flowing, with a
+share of them failing by fault injection, and appends empty lines to the log so
+the sidecar has something to drop.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ from tests.grafana.processes import (
     FAULT_TOKEN,
     Running,
     alertmanager,
-    fake_loki,
-    otlp_sink,
     prometheus,
     sample_service,
     sidecar,
 )
 from tests.grafana.prometheus_config import local_fast_run
 from tests.support import free_port
+from tests.support.loki import RunningLoki, loki
+from tests.support.tempo import RunningTempo, tempo
 from tests.support.webhook_receiver import WebhookReceiver
 
 SERVICE = "sample-service"
@@ -46,7 +48,8 @@ class LiveStack:
     sidecar: Running
     alertmanager: Running
     prometheus: Running
-    loki_streams: list[dict]
+    loki: RunningLoki
+    tempo: RunningTempo
     dropped_jobs: list[str]
     responses: dict[int, int]
 
@@ -85,19 +88,22 @@ def _wait_for_targets_up(url: str, expected: int, timeout: float = 30) -> None:
 @contextmanager
 def live_stack(workdir: Path) -> Iterator[LiveStack]:
     with ExitStack() as stack:
-        otlp = stack.enter_context(otlp_sink())
-        loki = stack.enter_context(fake_loki())
-        service = stack.enter_context(sample_service(workdir, otlp))
-        side = stack.enter_context(sidecar(workdir, loki.push_url, service, ACCESS_LOG_SERVICE))
+        prom_port = free_port()
+        remote_write = f"http://127.0.0.1:{prom_port}/api/v1/write"
+        traces = stack.enter_context(tempo(workdir, remote_write_url=remote_write))
+        logs = stack.enter_context(loki(workdir))
+        service = stack.enter_context(sample_service(workdir, traces.otlp_http_url))
+        side = stack.enter_context(sidecar(workdir, logs.push_url, service, ACCESS_LOG_SERVICE))
         hook = stack.enter_context(WebhookReceiver())
         am = stack.enter_context(alertmanager(workdir, hook.url))
-        prom_port = free_port()
         config, dropped = local_fast_run(
             {
                 "sample_service": f"127.0.0.1:{service.port}",
                 "sidecar": f"127.0.0.1:{side.port}",
                 "prometheus": f"127.0.0.1:{prom_port}",
                 "alertmanager": f"127.0.0.1:{am.port}",
+                "loki": f"127.0.0.1:{logs.http_port}",
+                "tempo": f"127.0.0.1:{traces.http_port}",
             },
             alertmanager=f"127.0.0.1:{am.port}",
             workdir=workdir,
@@ -112,4 +118,4 @@ def live_stack(workdir: Path) -> Iterator[LiveStack]:
         stack.callback(worker.join, 15)
         stack.callback(stop.set)
         _wait_for_targets_up(prom.url, expected=len(config["scrape_configs"]))
-        yield LiveStack(service, side, am, prom, loki.streams, dropped, responses)
+        yield LiveStack(service, side, am, prom, logs, traces, dropped, responses)

@@ -52,6 +52,8 @@ class Span:
     service_name: str
     attributes: Mapping[str, Any]
     resource: Mapping[str, Any]
+    start_ns: int = 0
+    end_ns: int = 0
 
 
 def _hex(value: str) -> str:
@@ -103,6 +105,8 @@ def spans_of(trace: Mapping[str, Any]) -> list[Span]:
                         service_name=str(resource.get("service.name", "")),
                         attributes=_attributes(span.get("attributes")),
                         resource=resource,
+                        start_ns=int(span.get("startTimeUnixNano", 0)),
+                        end_ns=int(span.get("endTimeUnixNano", 0)),
                     )
                 )
     return spans
