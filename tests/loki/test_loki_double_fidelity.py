@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sidecar.shipping.encoding import ENCODERS
 
-from tests.support.loki import RunningLoki, loki, now_ns
+from tests.support.loki import RunningLoki, now_ns
 from tests.support.loki_double import MAX_AGE_NS, LokiDouble
 
 pytestmark = pytest.mark.integration
@@ -188,8 +188,8 @@ def _stored_in_double(double: LokiDouble, case_id: str) -> Stored:
     return out
 
 
-def _stored_in_loki(real: RunningLoki, case_id: str, start: int) -> Stored:
-    entries = real.query_range(f'{{case="{case_id}"}}', start - 400 * HOUR, start + 3 * HOUR)
+def _stored_in_loki(real_loki: RunningLoki, case_id: str, start: int) -> Stored:
+    entries = real_loki.query_range(f'{{case="{case_id}"}}', start - 400 * HOUR, start + 3 * HOUR)
     return {
         (
             frozenset(e.labels.items()),
@@ -202,12 +202,6 @@ def _stored_in_loki(real: RunningLoki, case_id: str, start: int) -> Stored:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoki]:
-    with loki(tmp_path_factory.mktemp("loki-fidelity")) as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
 def double() -> Iterator[LokiDouble]:
     # Set up as loki/loki.yaml sets Loki (reject_old_samples_max_age: 168h).
     with LokiDouble(max_age_ns=MAX_AGE_NS) as instance:
@@ -217,7 +211,7 @@ def double() -> Iterator[LokiDouble]:
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_the_double_answers_and_stores_as_loki_does(
-    real: RunningLoki, double: LokiDouble, case: Case, encoding: str
+    real_loki: RunningLoki, double: LokiDouble, case: Case, encoding: str
 ) -> None:
     case_id = f"{CASES.index(case)}-{encoding}"
     labels = {"service_name": "fidelity", "case": case_id}
@@ -225,20 +219,23 @@ def test_the_double_answers_and_stores_as_loki_does(
     answers = []
     for push in case.build(labels):
         answers.append(
-            (_send(real.push_url, encoding, push, start), _send(double.url, encoding, push, start))
+            (
+                _send(real_loki.push_url, encoding, push, start),
+                _send(double.url, encoding, push, start),
+            )
         )
 
     for from_loki, from_double in answers:
         assert from_double.status_code == from_loki.status_code, from_loki.text
         assert _normalized(from_double.text) == _normalized(from_loki.text)
-    assert _stored_in_double(double, case_id) == _stored_in_loki(real, case_id, start)
+    assert _stored_in_double(double, case_id) == _stored_in_loki(real_loki, case_id, start)
 
 
-def test_an_undecodable_body_is_refused_by_both(real: RunningLoki, double: LokiDouble) -> None:
+def test_an_undecodable_body_is_refused_by_both(real_loki: RunningLoki, double: LokiDouble) -> None:
     for content_type in ("application/x-protobuf", "application/json"):
         headers = {"Content-Type": content_type}
         statuses = [
             httpx.post(url, content=b"not a push", headers=headers).status_code
-            for url in (real.push_url, double.url)
+            for url in (real_loki.push_url, double.url)
         ]
         assert statuses == [400, 400]

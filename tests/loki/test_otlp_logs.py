@@ -11,22 +11,14 @@ record's attributes as structured metadata too, never as labels.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support.loki import RunningLoki, loki, now_ns
+from tests.support.loki import RunningLoki, now_ns
 from tests.support.otlp import log_request, new_span_id, new_trace_id, post
 
 pytestmark = pytest.mark.integration
 
 SECOND = 1_000_000_000
-
-
-@pytest.fixture(scope="module")
-def real_loki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoki]:
-    with loki(tmp_path_factory.mktemp("loki-otlp")) as instance:
-        yield instance
 
 
 def test_otlp_logs_get_service_name_label_and_trace_metadata(real_loki: RunningLoki) -> None:

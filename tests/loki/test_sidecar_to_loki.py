@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.support.loki import RunningLoki, line_counts, loki, now_ns
+from tests.support.loki import RunningLoki, line_counts, now_ns
 from tests.support.sidecar_process import SidecarProcess, sidecar_process
 
 pytestmark = pytest.mark.integration
@@ -42,12 +41,6 @@ def _record(n: int, ts: int, level: str = "info", **extra: str) -> str:
 
 def _trace_ids(n: int) -> dict[str, str]:
     return {"trace_id": f"{n:032x}", "span_id": f"{n:016x}"} if n % 2 == 0 else {}
-
-
-@pytest.fixture(scope="module")
-def real_loki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoki]:
-    with loki(tmp_path_factory.mktemp("loki")) as instance:
-        yield instance
 
 
 def _source(service: str, log: Path) -> list[dict[str, object]]:
