@@ -173,21 +173,33 @@ def test_traces_to_logs_returns_the_trace_lines_of_the_span_service(
     assert {e.labels["service_name"] for e in everywhere} == {SERVICE, ACCESS_LOG_SERVICE}
 
 
-def test_spans_follow_the_stable_http_and_database_conventions(
-    traced: tuple[LogEntry, list[Span]],
-) -> None:
-    _, spans = traced
+def test_spans_follow_the_stable_http_and_database_conventions(live: LiveStack) -> None:
+    # A trace with database spans (a cached read has none), found by TraceQL.
+    traceql = f'{{ resource.service.name = "{SERVICE}" && span.db.system.name = "sqlite" }}'
+
+    def search() -> list[dict[str, Any]]:
+        now = time.time_ns() // SECOND
+        return live.tempo.search(traceql, now - 600, now + 60)
+
+    (found, *_) = _wait(f"a trace matching {traceql}", search)
+
+    def complete() -> list[Span]:
+        # Spans of one trace may reach Tempo in separate exports: wait for its root.
+        spans = live.tempo.trace(found["traceID"]) or []
+        return spans if any(s.kind == "SPAN_KIND_SERVER" for s in spans) else []
+
+    spans: list[Span] = _wait("the trace's server span", complete)
     (server,) = [s for s in spans if s.kind == "SPAN_KIND_SERVER"]
-    assert server.attributes["http.request.method"] == "GET"
-    assert server.attributes["http.route"] == "/api/v1/items"
+    assert server.attributes["http.request.method"]
+    assert server.attributes["http.route"].startswith("/")
     assert server.service_name == SERVICE
     database = [s for s in spans if "db.system.name" in s.attributes]
     assert database, f"no database span in {[s.name for s in spans]}"
     for span in database:
         assert span.attributes["db.system.name"] == "sqlite"
+        assert span.attributes["db.operation.name"] == span.name
         assert not {"db.system", "db.name", "db.statement"} & set(span.attributes)
         assert "/" not in span.name, span.name
-        assert ".db" not in span.name, span.name
 
 
 def _series(live: LiveStack, expr: str) -> list[dict[str, Any]]:
