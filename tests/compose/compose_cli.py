@@ -18,11 +18,14 @@ from tests.support import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_HOW = "bash ../shared/env/docker-engine"
-BASE_IMAGES = ("python:3.13-slim", "prom/prometheus:v3.5.3", "prom/alertmanager:v0.33.1")
-IMAGES_HOW = (
-    "bash ../shared/env/offline-images python:3.13-slim prom/prometheus:v3.5.3 "
-    "prom/alertmanager:v0.33.1"
+BASE_IMAGES = (
+    "python:3.13-slim",
+    "prom/prometheus:v3.5.3",
+    "prom/alertmanager:v0.33.1",
+    "grafana/loki:3.7.7",
+    "grafana/tempo:3.0.3",
 )
+IMAGES_HOW = "bash ../shared/env/offline-images " + " ".join(BASE_IMAGES)
 # Only what docker itself needs passes through: the compose files must get every
 # variable they read from the test, never from the developer's shell or .env.
 PASSTHROUGH = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "TMPDIR")

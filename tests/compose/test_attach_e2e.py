@@ -1,4 +1,5 @@
-"""Attach mode end to end: a service with no /metrics gets request metrics from its access log.
+"""Attach mode end to end: a service with no /metrics gets request metrics from its access log,
+and its log lines reach Loki.
 
 The stand-in "existing service" (tests/compose/existing_service) writes an
 nginx-style access log into a host directory and serves no /metrics. With
@@ -32,19 +33,20 @@ from tests.compose.compose_cli import (
 )
 from tests.compose.stack_probe import eventually, query
 from tests.support import free_port
+from tests.support.loki import LokiClient, now_ns
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 SERVICE = "orders-api"
-SUBSET = ["orders", "sidecar", "prometheus", "alertmanager"]
+SUBSET = ["orders", "sidecar", "prometheus", "alertmanager", "loki"]
 PORTS = [
     "E2E_ORDERS_PORT",
     "SIDECAR_PORT",
     "PROMETHEUS_PORT",
     "ALERTMANAGER_PORT",
+    "LOKI_PORT",
     "SAMPLE_SERVICE_PORT",
     "GRAFANA_PORT",
-    "LOKI_PORT",
     "TEMPO_PORT",
     "OTLP_GRPC_PORT",
     "OTLP_HTTP_PORT",
@@ -154,6 +156,22 @@ def test_access_log_metrics_of_a_service_without_metrics_reach_prometheus(
     )
     assert len(up) == 2  # live and ready
     print(f"attach e2e: traffic -> rules -> health took {time.monotonic() - started:.1f}s")
+
+
+def test_the_attached_service_logs_reach_loki(
+    attached: tuple[Compose, dict[str, int]],
+) -> None:
+    _, ports = attached
+    base = f"http://127.0.0.1:{ports['E2E_ORDERS_PORT']}"
+    loki = LokiClient(f"http://127.0.0.1:{ports['LOKI_PORT']}")
+    httpx.get(f"{base}/orders/4242", timeout=5)
+    selector = f'{{service_name="{SERVICE}", source="attached"}} |= "/orders/4242"'
+    lines = eventually(
+        lambda: loki.query_range(selector, now_ns() - 900 * 10**9, now_ns()),
+        120,
+        "the stand-in service's access log line in Loki",
+    )
+    assert lines[0].labels["service_name"] == SERVICE
 
 
 def test_attach_mode_runs_no_sample_service(attached: tuple[Compose, dict[str, int]]) -> None:

@@ -1,14 +1,17 @@
 """End to end: `docker compose up --build --wait` of the subset that runs here, then drive it.
 
-Grafana, Loki, Tempo and the Collector have no image on these machines, so the
-stack runs without them: sample_service, sidecar, prometheus, alertmanager and
-the test-only webhook receiver (tests/compose/compose.e2e.yaml). The tests run
-in file order against one stack:
+Grafana and the Collector have no image on these machines, so the stack runs
+without them: sample_service (exporting its traces straight to Tempo), sidecar,
+prometheus, alertmanager, loki, tempo and the test-only webhook receiver
+(tests/compose/compose.e2e.yaml). The tests run in file order against one stack:
 
 1. traffic: every Prometheus target of the subset is up, recording rules have data;
-2. an injected fault (100% errors) becomes an alert at the webhook receiver;
-3. with Loki absent the sidecar stays healthy and reports its backlog;
-4. `docker compose down -v` leaves no container, volume or network behind.
+2. the service's log lines are in Loki with the service_name label and trace_id
+   metadata, and the trace_id of one of them opens its trace in Tempo;
+3. an injected fault (100% errors) becomes an alert at the webhook receiver;
+4. with Loki stopped the sidecar stays healthy and reports its backlog, and once
+   Loki is back what was logged meanwhile arrives;
+5. `docker compose down -v` leaves no container, volume or network behind.
 """
 
 from __future__ import annotations
@@ -43,12 +46,14 @@ from tests.compose.stack_probe import (
     targets_by_job,
 )
 from tests.support import free_port
+from tests.support.loki import LokiClient, now_ns
+from tests.support.tempo import Span, TempoClient
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
-SUBSET = ["sample_service", "sidecar", "prometheus", "alertmanager", "webhook"]
-SUBSET_JOBS = {"sample_service", "sidecar", "prometheus", "alertmanager"}
-ABSENT = {"grafana", "loki", "tempo", "otel-collector"}
+SUBSET = ["sample_service", "sidecar", "prometheus", "alertmanager", "loki", "tempo", "webhook"]
+SUBSET_JOBS = {"sample_service", "sidecar", "prometheus", "alertmanager", "loki", "tempo"}
+ABSENT = {"grafana", "otel-collector"}
 SERVICE = "sample-service"
 PORTS = [
     "SAMPLE_SERVICE_PORT",
@@ -56,10 +61,10 @@ PORTS = [
     "PROMETHEUS_PORT",
     "ALERTMANAGER_PORT",
     "E2E_WEBHOOK_PORT",
-    # Not started, but given free ports anyway so nothing is ever bound to a default.
-    "GRAFANA_PORT",
     "LOKI_PORT",
     "TEMPO_PORT",
+    # Not started, but given free ports anyway so nothing is ever bound to a default.
+    "GRAFANA_PORT",
     "OTLP_GRPC_PORT",
     "OTLP_HTTP_PORT",
 ]
@@ -79,6 +84,14 @@ class Stack:
     @property
     def prometheus(self) -> str:
         return self.url("PROMETHEUS_PORT")
+
+    @property
+    def loki(self) -> LokiClient:
+        return LokiClient(self.url("LOKI_PORT"))
+
+    @property
+    def tempo(self) -> TempoClient:
+        return TempoClient(self.url("TEMPO_PORT"))
 
 
 def _fast_prometheus_config(directory: Path) -> Path:
@@ -175,6 +188,33 @@ def test_traffic_every_subset_target_up_and_recording_rules_produce_data(
     stack.timings["targets up + rules"] = time.monotonic() - started
 
 
+def test_service_logs_reach_loki_and_their_trace_id_opens_the_trace_in_tempo(
+    stack: Stack, load: LoadGenerator
+) -> None:
+    started = time.monotonic()
+    query = f'{{service_name="{SERVICE}"}} | trace_id != ""'
+    lines = eventually(
+        lambda: stack.loki.query_range(query, now_ns() - 900 * 10**9, now_ns()),
+        120,
+        f"{SERVICE} lines with trace_id in Loki",
+    )
+    line = lines[-1]
+    assert set(line.labels) == {"service_name", "level", "source"}
+    assert line.labels["service_name"] == SERVICE
+    trace_id = line.metadata["trace_id"]
+
+    def with_the_line_span() -> list[Span] | None:
+        # Spans of one trace may reach Tempo in separate exports: wait for the span
+        # the line was written in.
+        spans = stack.tempo.trace(trace_id) or []
+        return spans if line.metadata["span_id"] in {s.span_id for s in spans} else None
+
+    spans = eventually(with_the_line_span, 120, f"trace {trace_id} with the line's span in Tempo")
+    assert {span.trace_id for span in spans} == {trace_id}
+    assert {span.service_name for span in spans} == {SERVICE}
+    stack.timings["logs -> Loki -> trace in Tempo"] = time.monotonic() - started
+
+
 def _error_alert(notifications: list[dict[str, Any]]) -> dict[str, Any] | None:
     for notification in notifications:
         for alert in notification.get("alerts", []):
@@ -223,39 +263,59 @@ def test_an_injected_fault_reaches_the_webhook_as_an_alert(
     stack.timings["fault -> webhook"] = time.monotonic() - started
 
 
-def test_the_sidecar_stays_healthy_and_reports_its_backlog_while_loki_is_absent(
+def _sidecar_metric(stack: Stack, name: str) -> float:
+    text = httpx.get(stack.url("SIDECAR_PORT", "/metrics"), timeout=5).text
+    return sum(metric_values(text, name, service_name=SERVICE))
+
+
+def test_with_loki_stopped_the_sidecar_stays_healthy_then_delivers_the_backlog(
     stack: Stack, load: LoadGenerator
 ) -> None:
+    started = time.monotonic()
     running = set(stack.compose.run("ps", "--services").stdout.split())
     assert not running & ABSENT, f"{running & ABSENT} should not run in the subset"
+    stopped = stack.compose.run("stop", "loki")
+    assert stopped.returncode == 0, stopped.stderr
+    marker = f"/loki-outage-{random_secret()[:12]}"
+    try:
+        # A request logged while Loki is away (a 404 is logged with its path).
+        httpx.get(stack.url("SAMPLE_SERVICE_PORT", marker), timeout=5)
 
-    ready = httpx.get(stack.url("SIDECAR_PORT", "/health/ready"), timeout=5)
-    assert ready.status_code == 200, ready.text
-    container = stack.compose.run("ps", "-q", "sidecar").stdout.strip()
-    status = subprocess.run(
-        [stack.compose.docker, "inspect", "--format", "{{.State.Health.Status}}", container],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        ready = httpx.get(stack.url("SIDECAR_PORT", "/health/ready"), timeout=5)
+        assert ready.status_code == 200, ready.text
+        container = stack.compose.run("ps", "-q", "sidecar").stdout.strip()
+        status = subprocess.run(
+            [stack.compose.docker, "inspect", "--format", "{{.State.Health.Status}}", container],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert status.stdout.strip() == "healthy", status.stdout + status.stderr
+        eventually(
+            lambda: _sidecar_metric(stack, "sidecar_log_backlog_bytes") > 0,
+            60,
+            "sidecar_log_backlog_bytes > 0 on the sidecar",
+        )
+        # And Prometheus has it too: the backlog is visible where the alerts look.
+        eventually(
+            lambda: query(
+                stack.prometheus, f'sidecar_log_backlog_bytes{{service_name="{SERVICE}"}} > 0'
+            ),
+            30,
+            "the backlog in Prometheus",
+        )
+    finally:
+        back = stack.compose.run("up", "--wait", "--wait-timeout", "120", "loki", timeout=300)
+        assert back.returncode == 0, back.stderr
+    # What was logged during the outage arrives, once.
+    selector = f'{{service_name="{SERVICE}"}} |= "{marker}"'
+    lines = eventually(
+        lambda: stack.loki.query_range(selector, now_ns() - 900 * 10**9, now_ns()),
+        120,
+        "the line logged during the outage in Loki",
     )
-    assert status.stdout.strip() == "healthy", status.stdout + status.stderr
-
-    def backlog() -> float:
-        text = httpx.get(stack.url("SIDECAR_PORT", "/metrics"), timeout=5).text
-        return sum(metric_values(text, "sidecar_log_backlog_bytes", service_name=SERVICE))
-
-    eventually(lambda: backlog() > 0, 60, "sidecar_log_backlog_bytes > 0 on the sidecar")
-    text = httpx.get(stack.url("SIDECAR_PORT", "/metrics"), timeout=5).text
-    assert sum(metric_values(text, "sidecar_log_lines_shipped_total", service_name=SERVICE)) == 0
-    assert sum(metric_values(text, "sidecar_log_lines_read_total", service_name=SERVICE)) > 0
-    # And Prometheus has it too: the backlog is visible where the alerts look.
-    eventually(
-        lambda: query(
-            stack.prometheus, f'sidecar_log_backlog_bytes{{service_name="{SERVICE}"}} > 0'
-        ),
-        30,
-        "the backlog in Prometheus",
-    )
+    assert len(lines) == 1, [e.line for e in lines]
+    stack.timings["loki outage -> backlog delivered"] = time.monotonic() - started
 
 
 def test_down_leaves_nothing_behind(stack: Stack) -> None:

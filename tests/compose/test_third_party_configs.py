@@ -56,6 +56,17 @@ def _duration_hours(value: str) -> float:
     return int(match.group(1)) * (24 if match.group(2) == "d" else 1)
 
 
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)", value)
+    assert match, f"unexpected duration {value!r}"
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    return int(match.group(1)) * scale
+
+
+def _minutes(value: str) -> float:
+    return _seconds(value) / 60
+
+
 def _compose_sidecar_sources() -> int:
     return len(_load("compose/sidecar.yaml")["sources"])
 
@@ -182,6 +193,30 @@ class TestCollector:
         exporters = self.config["service"]["pipelines"]["metrics"]["exporters"]
         endpoints = [self.config["exporters"][name].get("metrics_endpoint") for name in exporters]
         assert "http://prometheus:9090/api/v1/otlp/v1/metrics" in endpoints
+
+    def test_logs_go_to_the_loki_otlp_endpoint(self) -> None:
+        # tests/loki/test_otlp_logs.py shows what Loki makes of them.
+        exporters = self.config["service"]["pipelines"]["logs"]["exporters"]
+        endpoints = [self.config["exporters"][name].get("logs_endpoint") for name in exporters]
+        assert endpoints == ["http://loki:3100/otlp/v1/logs"]
+
+    def test_a_retried_metrics_push_fits_prometheus_out_of_order_window(self) -> None:
+        retry = self.config["exporters"]["otlp_http/prometheus"]["retry_on_failure"]
+        window = _load("prometheus/prometheus.yml")["storage"]["tsdb"]["out_of_order_time_window"]
+        assert _minutes(retry["max_elapsed_time"]) < _minutes(window)
+
+    def test_the_sidecar_probes_its_health_check_extension_without_paging(self) -> None:
+        port = self.config["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]
+        checks = _load("compose/sidecar.yaml")["health"]["checks"]
+        (check,) = [c for c in checks if "otel-collector" in c.get("url", "")]
+        assert check["url"] == f"http://otel-collector:{port}/"
+        assert check["critical"] is False
+
+    def test_healthcheck_validates_the_config_at_most_every_30_seconds(self) -> None:
+        # Each run starts a full otelcol-contrib inside the container's memory limit.
+        healthcheck = _load("docker-compose.yml")["services"]["otel-collector"]["healthcheck"]
+        assert "validate" in healthcheck["test"]
+        assert _seconds(healthcheck["interval"]) >= 30
 
     def test_memory_limiter_runs_first(self) -> None:
         for pipeline in self.config["service"]["pipelines"].values():

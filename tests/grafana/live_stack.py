@@ -1,14 +1,17 @@
 """The stack the dashboards read, run for real on this machine, under traffic.
 
-Real: the sample service (tracing on), the sidecar (tailing its log as logs and
-as an access log of a second service_name, health-checking it), Alertmanager
-delivering to the real alert inbox (oncall), and Prometheus with the project's
-own config and rules (see prometheus_config), fed from a services file that
-lists both service names (the access-log one with no metrics target).
-Stand-ins: Loki's push API and the OTel Collector's trace receiver, which have
-no package here. A traffic thread keeps requests flowing, with a share of them
-failing by fault injection, and appends empty lines to the log so the sidecar
-has something to drop.
+Real, all of it: the sample service exporting its traces over OTLP/HTTP to Tempo
+(directly: the OTel Collector cannot run here), the sidecar (tailing its log as
+logs and as an access log of a second service_name, health-checking it, and
+tailing the alert inbox's records) shipping to Loki, Loki and Tempo from the
+repository's own configs (tests/support/loki.py, tempo.py), Tempo's
+metrics-generator remote-writing to Prometheus, Alertmanager delivering to the
+real alert inbox (oncall), and Prometheus with the project's own config and rules
+(see prometheus_config), scraping Loki and Tempo too, fed from a services file
+that lists both service names (the access-log one with no metrics target). A
+traffic thread keeps requests flowing, with a share of them failing by fault
+injection, and appends empty lines to the log so the sidecar has something to
+drop.
 """
 
 from __future__ import annotations
@@ -26,9 +29,7 @@ from tests.grafana.processes import (
     FAULT_TOKEN,
     Running,
     alertmanager,
-    fake_loki,
     oncall,
-    otlp_sink,
     prometheus,
     sample_service,
     sidecar,
@@ -36,6 +37,8 @@ from tests.grafana.processes import (
 from tests.grafana.prometheus_config import local_fast_run
 from tests.prometheus.rules import SERVICES_FILE
 from tests.support import free_port
+from tests.support.loki import RunningLoki, loki
+from tests.support.tempo import RunningTempo, tempo
 
 SERVICE = "sample-service"
 ACCESS_LOG_SERVICE = "access-log-service"
@@ -50,7 +53,8 @@ class LiveStack:
     alertmanager: Running
     prometheus: Running
     oncall: Running
-    loki_streams: list[dict]
+    loki: RunningLoki
+    tempo: RunningTempo
     dropped_jobs: list[str]
     responses: dict[int, int]
 
@@ -105,19 +109,24 @@ def _services_file(workdir: Path, service: Running) -> Path:
 @contextmanager
 def live_stack(workdir: Path) -> Iterator[LiveStack]:
     with ExitStack() as stack:
-        otlp = stack.enter_context(otlp_sink())
-        loki = stack.enter_context(fake_loki())
-        service = stack.enter_context(sample_service(workdir, otlp))
-        side = stack.enter_context(sidecar(workdir, loki.push_url, service, ACCESS_LOG_SERVICE))
-        inbox = stack.enter_context(oncall(workdir))
-        am = stack.enter_context(alertmanager(workdir, inbox.url))
         prom_port = free_port()
+        remote_write = f"http://127.0.0.1:{prom_port}/api/v1/write"
+        traces = stack.enter_context(tempo(workdir, remote_write_url=remote_write))
+        logs = stack.enter_context(loki(workdir))
+        service = stack.enter_context(sample_service(workdir, traces.otlp_http_url))
+        inbox = stack.enter_context(oncall(workdir))
+        side = stack.enter_context(
+            sidecar(workdir, logs.push_url, service, ACCESS_LOG_SERVICE, inbox.extra["log_file"])
+        )
+        am = stack.enter_context(alertmanager(workdir, inbox.url))
         config, dropped = local_fast_run(
             {
                 "sidecar": f"127.0.0.1:{side.port}",
                 "prometheus": f"127.0.0.1:{prom_port}",
                 "alertmanager": f"127.0.0.1:{am.port}",
                 "oncall": f"127.0.0.1:{inbox.port}",
+                "loki": f"127.0.0.1:{logs.http_port}",
+                "tempo": f"127.0.0.1:{traces.http_port}",
             },
             alertmanager=f"127.0.0.1:{am.port}",
             workdir=workdir,
@@ -133,4 +142,4 @@ def live_stack(workdir: Path) -> Iterator[LiveStack]:
         stack.callback(worker.join, 15)
         stack.callback(stop.set)
         _wait_for_targets_up(prom.url, expected=len(config["scrape_configs"]))
-        yield LiveStack(service, side, am, prom, inbox, loki.streams, dropped, responses)
+        yield LiveStack(service, side, am, prom, inbox, logs, traces, dropped, responses)

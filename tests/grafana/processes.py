@@ -1,4 +1,4 @@
-"""The real processes the Grafana tests read metrics from, and a Loki stand-in.
+"""The real processes the Grafana tests read from (Loki and Tempo: tests/support).
 
 Each helper is a context manager that starts the process on a free port,
 waits until it answers, and stops it (by its own PID) on exit.
@@ -6,16 +6,12 @@ waits until it answers, and stops it (by its own PID) on exit.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,41 +47,12 @@ def _process(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> It
                 process.wait(timeout=5)
 
 
-class _OtlpHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        # An empty body is a valid (empty) ExportTraceServiceResponse.
-        self.send_response(200 if self.path == "/v1/traces" else 404)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def otlp_sink() -> Iterator[str]:
-    """Stands in for the OTel Collector's OTLP/HTTP trace receiver (POST /v1/traces -> 200).
-
-    Only so that the service turns tracing on: sampled spans are what put trace_id
-    exemplars on its histogram and trace_id on its log lines. Spans are discarded.
-    """
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _OtlpHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @contextmanager
 def sample_service(
     workdir: Path, otlp_endpoint: str, name: str = "sample-service"
 ) -> Iterator[Running]:
-    """`python -m sample_service` with tracing, fault injection on and a JSON log file."""
+    """`python -m sample_service` with tracing to `otlp_endpoint` (OTLP/HTTP base URL),
+    fault injection on and a JSON log file."""
     port = free_port()
     log_file = workdir / f"{name}.log"
     env = {
@@ -107,61 +74,17 @@ def sample_service(
         yield Running(url, port, workdir / f"{name}.out", {"log_file": log_file})
 
 
-class _LokiHandler(BaseHTTPRequestHandler):
-    server: _LokiServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        if self.path != "/loki/api/v1/push" or "json" not in self.headers.get("Content-Type", ""):
-            self.send_response(400)
-            self.end_headers()
-            return
-        with self.server.lock:
-            self.server.streams.extend(json.loads(body)["streams"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _LokiServer(ThreadingHTTPServer):
-    def __init__(self, port: int) -> None:
-        super().__init__(("127.0.0.1", port), _LokiHandler)
-        self.lock = threading.Lock()
-        self.streams: list[dict[str, Any]] = []
-        self.push_url = f"http://127.0.0.1:{port}/loki/api/v1/push"
-
-
-@contextmanager
-def fake_loki() -> Iterator[_LokiServer]:
-    """Stands in for Loki's push API (POST /loki/api/v1/push, JSON encoding, optional gzip).
-
-    It answers 204 like Loki and records each pushed stream: its `stream` labels
-    and its `values` ([timestamp, line] or [timestamp, line, structured metadata]).
-    """
-    server = _LokiServer(free_port())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @contextmanager
 def sidecar(
-    workdir: Path, loki_url: str, service: Running, access_log_service: str
+    workdir: Path, loki_url: str, service: Running, access_log_service: str, inbox_log: Path
 ) -> Iterator[Running]:
     """The real sidecar tailing the service's log (twice: as logs, and as an access log
-    for a second service_name) and health-checking it."""
+    for a second service_name) and the alert inbox's records (source `inbox`, as in
+    compose/sidecar.yaml), and health-checking the service."""
     port = free_port()
     config = {
         "server": {"host": "127.0.0.1", "port": port},
-        "loki": {"url": loki_url, "encoding": "json", "batch_max_wait_seconds": 0.2},
+        "loki": {"url": loki_url, "batch_max_wait_seconds": 0.2},
         "shipping": {"positions_file": str(workdir / "positions.json")},
         "sources": [
             {
@@ -176,6 +99,12 @@ def sidecar(
                 "paths": [str(service.extra["log_file"])],
                 "format": "json",
                 "access_log": {"format": "json"},
+            },
+            {
+                "name": "inbox",
+                "service_name": "oncall",
+                "paths": [str(inbox_log), f"{inbox_log}.[0-9]"],
+                "format": "json",
             },
         ],
         "health": {
@@ -211,17 +140,19 @@ def sidecar(
 
 @contextmanager
 def oncall(workdir: Path) -> Iterator[Running]:
-    """The real alert inbox and runbook server (`python -m oncall`)."""
+    """The real alert inbox and runbook server (`python -m oncall`); its notification
+    records go to `extra["log_file"]`."""
     port = free_port()
+    log_file = workdir / "oncall" / "inbox.log"
     env = {
         "ONCALL_PORT": str(port),
-        "ONCALL_LOG_FILE": str(workdir / "oncall" / "inbox.log"),
+        "ONCALL_LOG_FILE": str(log_file),
         "ONCALL_RUNBOOKS_DIR": str(Path(__file__).resolve().parents[2] / "docs" / "runbooks"),
     }
     url = f"http://127.0.0.1:{port}"
     with _process([sys.executable, "-m", "oncall"], workdir / "oncall.out", env):
         wait_http(f"{url}/health/ready", timeout=30)
-        yield Running(url, port, workdir / "oncall.out")
+        yield Running(url, port, workdir / "oncall.out", {"log_file": log_file})
 
 
 @contextmanager
@@ -259,7 +190,8 @@ def alertmanager(workdir: Path, inbox_url: str) -> Iterator[Running]:
 
 @contextmanager
 def prometheus(workdir: Path, config: dict[str, Any], port: int | None = None) -> Iterator[Running]:
-    """The real Prometheus with `config` and exemplar storage on.
+    """The real Prometheus with `config`, exemplar storage and the remote-write receiver
+    (Tempo's metrics-generator writes there) on, as docker-compose.yml runs it.
 
     (Debian's build has no OTLP receiver: neither --web.enable-otlp-receiver nor the
     old otlp-write-receiver feature exists in it, so OTLP pushes cannot be tested here.)
@@ -273,6 +205,7 @@ def prometheus(workdir: Path, config: dict[str, Any], port: int | None = None) -
         f"--storage.tsdb.path={workdir / 'prom-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--enable-feature=exemplar-storage",
+        "--web.enable-remote-write-receiver",
         "--rules.alert.resend-delay=1s",
     ]
     url = f"http://127.0.0.1:{port}"

@@ -188,14 +188,19 @@ def test_logql_filters_only_on_structured_metadata_and_uses_auto_ranges(target) 
     assert target.expr.count("{") == target.expr.count("}")
 
 
-def test_trace_logs_match_the_tempo_trace_to_logs_query() -> None:
-    # "From the trace its logs": Tempo's link and the dashboard panel must agree.
+def test_trace_logs_filter_like_the_tempo_trace_to_logs_query() -> None:
+    # "From the trace its logs": Tempo's link and the dashboard panel keep the same
+    # lines of a stream. The panel has only a trace ID and reads every service; Tempo's
+    # link knows the span's service and reads that one ({${__tags}}).
     (tempo,) = [ds for ds in datasource_provisioning() if ds["uid"] == "tempo"]
     tempo_query = tempo["jsonData"]["tracesToLogsV2"]["query"].replace(
         "$${__trace.traceId}", "$trace_id"
     )
     (panel,) = [t for t in _logql_targets() if t.panel == "Logs of trace $trace_id"]
-    assert panel.expr == tempo_query
+    assert tempo_query.startswith("{$${__tags}} ")
+    assert panel.expr.startswith('{service_name=~".+"} ')
+    assert panel.expr.endswith(' | trace_id = "$trace_id"')
+    assert tempo_query.endswith(' | trace_id = "$trace_id"')
 
 
 def _alert_dashboard_urls() -> list[str]:

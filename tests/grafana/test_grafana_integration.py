@@ -4,7 +4,8 @@ The stack (tests/grafana/live_stack.py) runs the project's prometheus.yml and
 rule files through the named transform `local_fast_run` (1s scrape and
 evaluation, alerts' `for` zeroed, local addresses), with the real sample
 service under traffic (30% of /api/v1/items failing by fault injection, some
-404s), the real sidecar and the real Alertmanager. Grafana's variables are
+404s), the real sidecar, the real Alertmanager delivering to the real alert
+inbox, and the real Loki and Tempo (scraped too). Grafana's variables are
 substituted as Grafana would for that setup: $__rate_interval = max($__interval
 + scrape interval, 4 x scrape interval) = 4s.
 
@@ -37,6 +38,7 @@ from grafana.dashgen.contract import LOKI_STREAM_LABELS
 from tests.grafana.live_stack import ACCESS_LOG_SERVICE, SERVICE, LiveStack
 from tests.grafana.model import Target, datasource_provisioning, substitute, targets
 from tests.grafana.promql_ast import metric_names, parse
+from tests.support.loki import LogEntry, now_ns
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +48,8 @@ RANGE_SECONDS = 20
 WAIT_SECONDS = 60
 
 PROMETHEUS_TARGETS = targets("prometheus")
-# Scrape jobs of prometheus.yml whose service has no package on this machine.
-THIRD_PARTY_JOBS = {"otel-collector", "loki", "tempo", "grafana"}
+# Scrape jobs of prometheus.yml whose service cannot run on this machine.
+THIRD_PARTY_JOBS = {"otel-collector", "grafana"}
 # What a service listed in the services file with an access log and no /metrics has.
 ACCESS_LOG_SERVICE_SOURCES = {
     "http_server_request_duration_seconds_bucket",
@@ -168,27 +170,25 @@ def _provisioned(uid: str) -> dict:
     return dict(datasource["jsonData"])
 
 
-def _wait_for_streams(live: LiveStack) -> list[dict]:
+def _wait_for_error_lines(live: LiveStack) -> list[LogEntry]:
     deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        streams = list(live.loki_streams)
-        if any(s["stream"].get("level") in {"error", "critical"} for s in streams):
-            return streams
+    query = f'{{service_name="{SERVICE}", level=~"error|critical"}}'
+    entries: list[LogEntry] = []
+    while not entries and time.monotonic() < deadline:
+        entries = live.loki.query_range(query, now_ns() - 600 * 10**9, now_ns())
         time.sleep(0.5)
-    return list(live.loki_streams)
+    return entries
 
 
-def test_pushed_streams_have_the_labels_and_metadata_the_logql_reads(live: LiveStack) -> None:
-    streams = _wait_for_streams(live)
-    ours = [s for s in streams if s["stream"].get("service_name") == SERVICE]
-    assert ours, "the sidecar pushed nothing for the service"
-    # Stream labels: the low-cardinality set the dashboards select on, nothing more.
-    assert all(set(s["stream"]) == set(LOKI_STREAM_LABELS) for s in ours)
+def test_stored_streams_have_the_labels_and_metadata_the_logql_reads(live: LiveStack) -> None:
     # The "Error logs" panel's level=~"error|critical" finds the injected 500s' lines.
-    assert any(s["stream"]["level"] in {"error", "critical"} for s in ours)
+    errors = _wait_for_error_lines(live)
+    assert errors, "no error line of the service in Loki"
+    ours = live.loki.query_range(f'{{service_name="{SERVICE}"}}', now_ns() - 600 * 10**9, now_ns())
+    # Stream labels: the low-cardinality set the dashboards select on, nothing more.
+    assert all(set(e.labels) == set(LOKI_STREAM_LABELS) for e in ours)
     # The "Logs of trace" panel and Loki's derived field read trace_id as structured
     # metadata, under the name the loki datasource links to Tempo.
     (field,) = _provisioned("loki")["derivedFields"]
-    metadata = [v[2] for s in ours for v in s["values"] if len(v) > 2]
     key = field["matcherRegex"]
-    assert any(re.fullmatch(r"[0-9a-f]{32}", m.get(key, "")) for m in metadata)
+    assert any(re.fullmatch(r"[0-9a-f]{32}", e.metadata.get(key, "")) for e in ours)

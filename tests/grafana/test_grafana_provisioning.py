@@ -78,8 +78,14 @@ def test_tempo_links_to_loki_logs_and_prometheus_metrics() -> None:
     settings = _by_uid()["tempo"]["jsonData"]
     logs = settings["tracesToLogsV2"]
     assert logs["datasourceUid"] == "loki"
-    assert "trace_id" in logs["query"]
+    # The span's service selects the streams (Grafana writes the tag mapping as
+    # service_name="..." for ${__tags}); no scan of every stream.
+    assert logs["tags"] == [{"key": "service.name", "value": "service_name"}]
+    assert logs["query"].startswith("{$${__tags}}")
+    assert "=~" not in logs["query"]
     assert "${__trace.traceId}" in logs["query"]
+    # Grafana 11 removed lokiSearch (Tempo's search by Loki): it would be ignored.
+    assert "lokiSearch" not in settings
     metrics = settings["tracesToMetrics"]
     assert metrics["datasourceUid"] == "prometheus"
     assert {"key": "service.name", "value": "service_name"} in metrics["tags"]

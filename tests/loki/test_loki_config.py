@@ -10,7 +10,6 @@ pushed faster than Loki's stream-sharding threshold.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,6 @@ from tests.support.loki import (
 pytestmark = pytest.mark.integration
 
 SECOND = 1_000_000_000
-
-
-@pytest.fixture(scope="module")
-def real_loki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLoki]:
-    with loki(tmp_path_factory.mktemp("loki")) as instance:
-        yield instance
 
 
 def _values(start: int, lines: list[str], per_ts: int = 1) -> list[list[str]]:

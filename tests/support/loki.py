@@ -18,9 +18,7 @@ OBS_STRICT=1, see conftest.py).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,6 +31,7 @@ import httpx
 import pytest
 
 from tests.support.processes import free_port, require_binary
+from tests.support.ready_process import ReadyProcess
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "loki" / "loki.yaml"
@@ -219,9 +218,11 @@ class LokiClient:
         return entries
 
 
-class RunningLoki(LokiClient):
+class RunningLoki(ReadyProcess, LokiClient):
     """A real Loki process this test owns: start, stop (gracefully or with SIGKILL),
-    start again on the same ports and data directory."""
+    start again on the same ports and data directory (LOKI_DATA_DIR)."""
+
+    name = "Loki"
 
     def __init__(
         self,
@@ -230,19 +231,13 @@ class RunningLoki(LokiClient):
         config: Path = CONFIG,
         extra_args: tuple[str, ...] = (),
     ) -> None:
+        ReadyProcess.__init__(self, workdir, "loki")
         self.binary = binary
         self.config = config
         self.extra_args = extra_args
-        self.workdir = workdir
-        self.data_dir = workdir / "loki-data"
-        # Loki's working directory, empty and apart from the data: a path the config
-        # leaves to its default resolves against it, and a test can see that happen.
-        self.cwd = workdir / "loki-cwd"
-        self.log_path = workdir / "loki.log"
         self.http_port = free_port()
         self.grpc_port = free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-        super().__init__(f"http://127.0.0.1:{self.http_port}")
+        LokiClient.__init__(self, f"http://127.0.0.1:{self.http_port}")
 
     @property
     def command(self) -> list[str]:
@@ -258,76 +253,20 @@ class RunningLoki(LokiClient):
         ]
 
     @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def start(self, *, ready_timeout: float = 90.0) -> None:
-        if self.running:
-            raise RuntimeError("Loki is already running")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.cwd.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.cwd,
-                env={**os.environ, "LOKI_DATA_DIR": str(self.data_dir)},
-            )
-        try:
-            self.wait_ready(ready_timeout)
-        except BaseException:
-            self.stop(kill=True)
-            raise
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if not self.running:
-                pytest.fail(f"Loki exited during start-up; last lines:\n{self.log_tail()}")
-            try:
-                response = httpx.get(f"{self.url}/ready", timeout=2.0)
-                last = f"HTTP {response.status_code}: {response.text.strip()}"
-                if response.status_code == 200 and response.text.strip() == "ready":
-                    return
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.2)
-        pytest.fail(f"Loki not ready after {timeout}s ({last}); log:\n{self.log_tail()}")
+    def environment(self) -> dict[str, str]:
+        return {"LOKI_DATA_DIR": str(self.data_dir)}
 
     def stop(self, *, kill: bool = False, timeout: float = 60.0) -> int:
-        """SIGTERM (or SIGKILL) the process and wait for it; returns its exit code."""
-        if self._process is None:
-            raise RuntimeError("Loki is not running")
-        process, self._process = self._process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-                pytest.fail(f"Loki did not stop within {timeout}s of SIGTERM")
-        return int(process.returncode)
+        """SIGTERM (or SIGKILL) the process and wait for it; returns its exit code. Loki
+        stops in about a second: not stopping within `timeout` fails the test."""
+        code, timed_out = self._signal_and_wait(signal.SIGKILL if kill else signal.SIGTERM, timeout)
+        if timed_out:
+            pytest.fail(f"Loki did not stop within {timeout}s of SIGTERM")
+        return code
 
     def restart(self, *, kill: bool = False) -> None:
         self.stop(kill=kill)
         self.start()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def warnings(self) -> list[str]:
-        """Lines Loki logged at warn or error level since this helper first started it."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return [line for line in text.splitlines() if "level=warn" in line or "level=error" in line]
 
 
 @contextmanager

@@ -1,26 +1,40 @@
 """A test double for Grafana Loki's push endpoint, POST /loki/api/v1/push.
 
-It stands in for a Loki distributor + ingester where Loki cannot run (no package of it
-is reachable here). It is a real HTTP server on loopback and is faithful to what a
-push client can observe:
+It stands in for a Loki distributor + ingester where a test needs what the real Loki
+cannot be told to do: answer 429 (with Retry-After), 500 or a given 400 on command, or
+fail a set number of pushes. Everything else a push client can observe follows the
+real Loki (the build in ../shared/env/bin, with loki/loki.yaml's limits), and
+tests/loki/test_loki_double_fidelity.py sends the same pushes to both and compares the
+answers and what was stored:
 
 - bodies: protobuf (logproto.PushRequest) compressed with snappy's block format
   (Content-Type application/x-protobuf), or JSON ({"streams": [{"stream": {...},
-  "values": [["<ns>", "<line>", {metadata}]]}]}) optionally gzip-encoded;
-- label sets must parse (`{name="value", ...}`, Prometheus label-name syntax, no
-  duplicates, at least one pair), else the stream is refused (reason invalid_labels);
-- lines longer than `max_line_size` (Loki's default 256 KiB) are refused
-  (line_too_long); the other entries of the request are still written, as Loki does;
-- timestamps per stream: with `ordered=False` (Loki's default unordered_writes) an entry
-  older than the stream's newest minus `max_behind` (max_chunk_age / 2 = 1 h) is refused
-  as too far behind; with `ordered=True` (unordered_writes: false) any older entry is
-  refused as out of order;
-- an entry identical (timestamp and line) to one already stored is collapsed, which is
-  why at-least-once shipping shows no duplicates in Loki;
-- on command it answers 429 (with Retry-After), 500 or 400 instead of accepting.
+  "values": [["<ns>", "<line>", {metadata}]]}]}) optionally gzip-encoded; a body that
+  does not decode is a 400 and stores nothing;
+- a label set that does not parse refuses the whole request ("couldn't parse labels:
+  ..."), nothing of it is stored; a stream without service_name gets one from the
+  first of Loki's discover_service_name labels it has, else `unknown_service`;
+- per entry, as Loki's distributor checks them, in this order: older than
+  `max_age_ns` is refused as greater_than_max_sample_age (loki.yaml's
+  reject_old_samples_max_age is MAX_AGE_NS, 168 h; off unless given, so that a test can
+  use small fixed timestamps), newer than now + 10 min (creation_grace_period) as
+  too_far_in_future, a line longer than `max_line_size` (256 KiB) as line_too_long;
+  identical messages are grouped ("2 errors like: ...; 1 errors like: ..."); the other
+  entries of the request are still written;
+- structured metadata names are sanitized as Loki does ("trace-id" -> "trace_id");
+- per stream, as the ingester does: an entry older than the stream's newest minus
+  `max_behind_ns` (max_chunk_age / 2 = 1 h) is refused as too far behind (at most 10
+  listed, then "user 'fake', total ignored: N out of M for stream: ..."); an entry
+  identical to one stored (timestamp, line and metadata) is collapsed, which is why
+  at-least-once shipping shows no duplicates in Loki;
+- one push answers with the ingester's verdict on its *last* stream when the ingester
+  refused anything there, else with the distributor's grouped errors, else 204: like
+  Loki, a refusal in an earlier stream of a request can go unreported, and the
+  distributor's refusals are not reported when the ingester refuses something too.
 
-Refusals answer 400 with Loki's message formats (per entry: "entry with timestamp ...
-ignored, reason: '...'", then "total ignored: N out of M").
+Not modelled: rate limits (use `fail(429)`), the detected_level metadata Loki adds,
+queries. `ordered=True` models the removed `unordered_writes: false` (Loki 3.7 and
+older), which the real Loki here cannot be set to, so it is not checked against it.
 
 Use in process (`with LokiDouble() as loki: ...`) or as a process:
 `python tests/support/loki_double.py --port N [--ordered]`.
@@ -34,7 +48,8 @@ import json
 import re
 import ssl
 import threading
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +63,27 @@ LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _PAIR = re.compile(r'\s*([^=\s,{}]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 DEFAULT_MAX_LINE = 256 * 1024
 HOUR_NS = 3600 * 1_000_000_000
+MAX_AGE_NS = 168 * HOUR_NS
+GRACE_NS = 10 * 60 * 1_000_000_000
+# Loki lists at most this many refused entries per stream (max_returned_stream_errors).
+MAX_LISTED = 10
+# limits_config.discover_service_name, in Loki's order.
+DISCOVER_SERVICE_NAME = (
+    "service",
+    "app",
+    "application",
+    "app_name",
+    "name",
+    "app_kubernetes_io_name",
+    "container",
+    "container_name",
+    "k8s_container_name",
+    "component",
+    "workload",
+    "job",
+    "k8s_job_name",
+)
+_INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
 @dataclass(frozen=True)
@@ -67,7 +103,7 @@ class Request:
 @dataclass
 class _Stream:
     entries: list[Entry] = field(default_factory=list)
-    seen: set[tuple[int, str]] = field(default_factory=set)
+    seen: set[tuple[int, str, tuple[tuple[str, str], ...]]] = field(default_factory=set)
     newest: int = 0
 
 
@@ -100,7 +136,42 @@ def _canonical(labels: dict[str, str]) -> str:
 
 
 def _rfc3339(ts: int) -> str:
-    return datetime.fromtimestamp(ts / 1e9, tz=UTC).isoformat()
+    """Go's time.RFC3339 in UTC (whole seconds), as Loki formats times in its messages."""
+    return datetime.fromtimestamp(ts // 1_000_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _go_time(ts: int) -> str:
+    """Go's time.Time.String() in UTC: "2006-01-02 15:04:05.999999999 +0000 UTC"."""
+    seconds, nanos = divmod(ts, 1_000_000_000)
+    text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
+    return f"{text}{fraction} +0000 UTC"
+
+
+def _loki_labels(labels: dict[str, str]) -> str:
+    """Prometheus' labels.String(): sorted, `name="value"` with Go string quoting."""
+    return "{" + ", ".join(f"{k}={json.dumps(labels[k])}" for k in sorted(labels)) + "}"
+
+
+def _sanitized(name: str) -> str:
+    """Loki's structured-metadata name normalisation (Prometheus' OTLP label namer)."""
+    name = _INVALID_NAME_CHARS.sub("_", name)
+    return f"key_{name}" if name[:1].isdigit() else name
+
+
+def _discover_service_name(labels: dict[str, str]) -> dict[str, str]:
+    if "service_name" in labels:
+        return labels
+    found = next((labels[n] for n in DISCOVER_SERVICE_NAME if n in labels), "unknown_service")
+    return {**labels, "service_name": found}
+
+
+def _grouped(errors: list[str]) -> str:
+    """dskit's GroupedErrors: identical messages counted, joined by "; "."""
+    counts = Counter(errors)
+    if len(counts) == 1 and next(iter(counts.values())) == 1:
+        return errors[0]
+    return "; ".join(f"{n} errors like: {message}" for message, n in counts.items())
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -119,10 +190,12 @@ class LokiDouble:
         ordered: bool = False,
         max_line_size: int = DEFAULT_MAX_LINE,
         max_behind_ns: int = HOUR_NS,
+        max_age_ns: int | None = None,
     ) -> None:
         self.ordered = ordered
         self.max_line_size = max_line_size
         self.max_behind_ns = max_behind_ns
+        self.max_age_ns = max_age_ns
         self._lock = threading.Lock()
         self._streams: dict[str, _Stream] = defaultdict(_Stream)
         self.requests: list[Request] = []
@@ -243,68 +316,108 @@ class LokiDouble:
                 self.requests.append(Request(headers, 0, 400))
             return 400, f"{exc}\n", {}
         with self._lock:
-            status, text = self._store(streams)
+            tenant = {k.lower(): v for k, v in headers.items()}.get("x-scope-orgid", "fake")
+            status, text = self._store(streams, tenant)
             self.requests.append(Request(headers, sum(len(e) for _, e in streams), status))
         return status, text, {}
 
-    def _store(self, streams: list[tuple[str, list[Entry]]]) -> tuple[int, str]:
-        messages: list[str] = []
+    def _store(
+        self, streams: list[tuple[str, list[Entry]]], tenant: str = "fake"
+    ) -> tuple[int, str]:
+        parsed: list[tuple[dict[str, str], list[Entry]]] = []
         for raw_labels, entries in streams:
             try:
-                labels = parse_labels(raw_labels)
+                labels = parse_labels(raw_labels) if raw_labels.strip() != "{}" else {}
             except ValueError as exc:
-                self.refused["invalid_labels"] += len(entries)
-                messages.append(f"Error parsing labels '{raw_labels}' with error: {exc}")
-                continue
-            key = _canonical(labels)
-            stream = self._streams[key]
-            ignored: list[str] = []
+                self.refused["invalid_labels"] += sum(len(e) for _, e in streams)
+                return 400, f"couldn't parse labels: {exc}\n"
+            parsed.append((_discover_service_name(labels), entries))
+
+        now = time.time_ns()
+        validation: list[str] = []
+        accepted: list[tuple[dict[str, str], list[Entry]]] = []
+        for labels, entries in parsed:
+            rendered = _loki_labels(labels)
+            kept = []
             for entry in entries:
-                if any(not LABEL_NAME.match(name) for name, _ in entry.metadata):
-                    self.refused["invalid_labels"] += 1
-                    ignored.append(
-                        f"entry with timestamp {_rfc3339(entry.ts)} ignored, "
-                        "reason: 'invalid structured metadata name',"
+                error = self._validate(entry, rendered, now)
+                if error is None:
+                    kept.append(
+                        Entry(
+                            entry.ts,
+                            entry.line,
+                            tuple((_sanitized(k), v) for k, v in entry.metadata),
+                        )
                     )
-                    continue
-                if len(entry.line.encode()) > self.max_line_size:
-                    self.refused["line_too_long"] += 1
-                    messages.append(
-                        f"Max entry size '{self.max_line_size}' bytes exceeded for stream "
-                        f"'{key}' while adding an entry with length "
-                        f"'{len(entry.line.encode())}' bytes"
-                    )
-                    continue
-                identity = (entry.ts, entry.line)
-                if identity in stream.seen:
-                    self.collapsed += 1
-                    continue
-                if self.ordered and entry.ts < stream.newest:
-                    self.refused["out_of_order"] += 1
-                    ignored.append(
-                        f"entry with timestamp {_rfc3339(entry.ts)} ignored, "
-                        "reason: 'entry out of order',"
-                    )
-                    continue
-                if not self.ordered and entry.ts < stream.newest - self.max_behind_ns:
-                    self.refused["too_far_behind"] += 1
-                    ignored.append(
-                        f"entry with timestamp {_rfc3339(entry.ts)} ignored, reason: 'entry "
-                        f"too far behind, entry timestamp is: {_rfc3339(entry.ts)}, oldest "
-                        f"acceptable timestamp is: {_rfc3339(stream.newest - self.max_behind_ns)}',"
-                    )
-                    continue
-                stream.seen.add(identity)
-                stream.entries.append(entry)
-                stream.newest = max(stream.newest, entry.ts)
-            if ignored:
-                messages.extend(ignored)
-                messages.append(
-                    f"total ignored: {len(ignored)} out of {len(entries)} for stream: {key}"
-                )
-        if messages:
-            return 400, "\n".join(messages) + "\n"
+                else:
+                    validation.append(error)
+            if kept:
+                accepted.append((labels, kept))
+
+        verdict: str | None = None
+        for labels, entries in accepted:
+            verdict = self._append(_canonical(labels), _loki_labels(labels), entries, tenant)
+        if verdict is not None:
+            return 400, verdict + "\n"
+        if validation:
+            return 400, _grouped(validation) + "\n"
         return 204, ""
+
+    def _validate(self, entry: Entry, labels: str, now: int) -> str | None:
+        """The distributor's per-entry checks; the refusal message, or None."""
+        if self.max_age_ns is not None and entry.ts < now - self.max_age_ns:
+            self.refused["greater_than_max_sample_age"] += 1
+            return (
+                f"entry for stream '{labels}' has timestamp too old: {_rfc3339(entry.ts)}, "
+                f"oldest acceptable timestamp is: {_rfc3339(now - self.max_age_ns)}"
+            )
+        if entry.ts > now + GRACE_NS:
+            self.refused["too_far_in_future"] += 1
+            return f"entry for stream '{labels}' has timestamp too new: {_rfc3339(entry.ts)}"
+        size = len(entry.line.encode())
+        if size > self.max_line_size:
+            self.refused["line_too_long"] += 1
+            return (
+                f"max entry size '{self.max_line_size}' bytes exceeded for stream '{labels}' "
+                f"while adding an entry with length '{size}' bytes"
+            )
+        return None
+
+    def _append(self, key: str, labels: str, entries: list[Entry], tenant: str) -> str | None:
+        """The ingester's append to one stream; its refusal message, or None."""
+        stream = self._streams[key]
+        ignored: list[str] = []
+        for entry in entries:
+            identity = (entry.ts, entry.line, entry.metadata)
+            if identity in stream.seen:
+                self.collapsed += 1
+                continue
+            if self.ordered and entry.ts < stream.newest:
+                self.refused["out_of_order"] += 1
+                ignored.append(
+                    f"entry with timestamp {_go_time(entry.ts)} ignored, "
+                    "reason: 'entry out of order',"
+                )
+                continue
+            cutoff = stream.newest - self.max_behind_ns
+            if not self.ordered and stream.newest and entry.ts < cutoff:
+                self.refused["too_far_behind"] += 1
+                ignored.append(
+                    f"entry with timestamp {_go_time(entry.ts)} ignored, reason: 'entry "
+                    f"too far behind, entry timestamp is: {_rfc3339(entry.ts)}, oldest "
+                    f"acceptable timestamp is: {_rfc3339(cutoff)}',"
+                )
+                continue
+            stream.seen.add(identity)
+            stream.entries.append(entry)
+            stream.newest = max(stream.newest, entry.ts)
+        if not ignored:
+            return None
+        listed = "\n".join(ignored[:MAX_LISTED])
+        return (
+            f"{listed}\nuser '{tenant}', total ignored: {len(ignored)} out of "
+            f"{len(entries)} for stream: {labels}"
+        )
 
 
 def _decode(headers: dict[str, str], body: bytes) -> list[tuple[str, list[Entry]]]:

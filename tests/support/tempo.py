@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ import httpx
 import pytest
 
 from tests.support.processes import free_port, require_binary
+from tests.support.ready_process import ReadyProcess
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "tempo" / "tempo.yaml"
@@ -52,6 +51,8 @@ class Span:
     service_name: str
     attributes: Mapping[str, Any]
     resource: Mapping[str, Any]
+    start_ns: int = 0
+    end_ns: int = 0
 
 
 def _hex(value: str) -> str:
@@ -103,6 +104,8 @@ def spans_of(trace: Mapping[str, Any]) -> list[Span]:
                         service_name=str(resource.get("service.name", "")),
                         attributes=_attributes(span.get("attributes")),
                         resource=resource,
+                        start_ns=int(span.get("startTimeUnixNano", 0)),
+                        end_ns=int(span.get("endTimeUnixNano", 0)),
                     )
                 )
     return spans
@@ -157,9 +160,11 @@ class TempoClient:
         return traces
 
 
-class RunningTempo(TempoClient):
+class RunningTempo(ReadyProcess, TempoClient):
     """A real Tempo process this test owns: start, stop, start again on the same
-    ports and data directory."""
+    ports and data directory (TEMPO_DATA_DIR)."""
+
+    name = "Tempo"
 
     def __init__(
         self,
@@ -168,14 +173,9 @@ class RunningTempo(TempoClient):
         remote_write_url: str | None = None,
         config: Path = CONFIG,
     ) -> None:
+        ReadyProcess.__init__(self, workdir, "tempo")
         self.binary = binary
         self.config = config
-        self.workdir = workdir
-        self.data_dir = workdir / "tempo-data"
-        # Tempo's working directory, empty and apart from the data: a path the config
-        # leaves to its default resolves against it, and a test can see that happen.
-        self.cwd = workdir / "tempo-cwd"
-        self.log_path = workdir / "tempo.log"
         self.http_port = free_port()
         self.grpc_port = free_port()
         self.otlp_grpc_port = free_port()
@@ -183,8 +183,7 @@ class RunningTempo(TempoClient):
         # Nothing listens on a fresh free port: without a Prometheus to write to, the
         # generator's remote writes fail there and are retried, as with Prometheus down.
         self.remote_write_url = remote_write_url or (f"http://127.0.0.1:{free_port()}/api/v1/write")
-        self._process: subprocess.Popen[bytes] | None = None
-        super().__init__(f"http://127.0.0.1:{self.http_port}")
+        TempoClient.__init__(self, f"http://127.0.0.1:{self.http_port}")
 
     @property
     def otlp_http_url(self) -> str:
@@ -215,79 +214,17 @@ class RunningTempo(TempoClient):
             f"-server.http-listen-port={self.http_port}",
         ]
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def start(self, *, ready_timeout: float = 90.0) -> None:
-        if self.running:
-            raise RuntimeError("Tempo is already running")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.cwd.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.cwd,
-                env={**os.environ, **self.environment},
-            )
-        try:
-            self.wait_ready(ready_timeout)
-        except BaseException:
-            self.stop(kill=True)
-            raise
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if not self.running:
-                pytest.fail(f"Tempo exited during start-up; last lines:\n{self.log_tail()}")
-            try:
-                response = httpx.get(f"{self.url}/ready", timeout=2.0)
-                last = f"HTTP {response.status_code}: {response.text.strip()}"
-                if response.status_code == 200 and response.text.strip() == "ready":
-                    return
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.2)
-        pytest.fail(f"Tempo not ready after {timeout}s ({last}); log:\n{self.log_tail()}")
-
     def stop(self, *, kill: bool = False, grace: float = 30.0) -> int:
         """Stop the process as `docker compose stop` does: SIGTERM, then SIGKILL if it
         is still running after `grace` seconds (docker-compose.yml's stop_grace_period
         for Tempo). `kill=True` sends SIGKILL at once. Returns the exit code (-9 when
         killed)."""
-        if self._process is None:
-            raise RuntimeError("Tempo is not running")
-        process, self._process = self._process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        return int(process.returncode)
+        code, _ = self._signal_and_wait(signal.SIGKILL if kill else signal.SIGTERM, grace)
+        return code
 
     def restart(self, *, kill: bool = False) -> None:
         self.stop(kill=kill)
         self.start()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def warnings(self) -> list[str]:
-        """Lines Tempo logged at warn or error level."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return [line for line in text.splitlines() if "level=warn" in line or "level=error" in line]
 
 
 @contextmanager
