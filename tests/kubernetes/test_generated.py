@@ -289,12 +289,15 @@ def test_prometheus_flags_of_compose_carry_over() -> None:
         "prometheusSpec"
     ]
     assert spec["enableOTLPReceiver"] == ("--web.enable-otlp-receiver" in flags)
+    assert spec["enableRemoteWriteReceiver"] == ("--web.enable-remote-write-receiver" in flags)
     features = [f.split("=", 1)[1] for f in flags if f.startswith("--enable-feature=")]
     # Compose polls its rendered rule files; the operator's config-reloader reloads instead.
     assert "auto-reload-config" in features
     assert spec.get("enableFeatures", []) == [f for f in features if f != "auto-reload-config"]
     exemplars = PROMETHEUS_CONFIG["storage"]["exemplars"]["max_exemplars"]
     assert spec["exemplars"] == {"maxSize": exemplars}
+    window = PROMETHEUS_CONFIG["storage"]["tsdb"]["out_of_order_time_window"]
+    assert spec["tsdb"] == {"outOfOrderTimeWindow": window}
     otlp = PROMETHEUS_CONFIG["otlp"]
     assert spec["otlp"] == {
         "promoteResourceAttributes": otlp["promote_resource_attributes"],

@@ -27,6 +27,7 @@ _OTLP = {
     "promote_resource_attributes": "promoteResourceAttributes",
     "translation_strategy": "translationStrategy",
 }
+_TSDB = {"out_of_order_time_window": "outOfOrderTimeWindow"}
 # Prometheus flags in docker-compose.yml -> prometheusSpec booleans.
 _SWITCHES = {
     "--web.enable-otlp-receiver": "enableOTLPReceiver",
@@ -85,10 +86,13 @@ def prometheus_spec() -> dict[str, Any]:
     if features:
         spec["enableFeatures"] = features
     storage = config.get("storage", {})
-    _unknown("storage", set(storage) - {"exemplars"})
+    _unknown("storage", set(storage) - {"exemplars", "tsdb"})
     if "exemplars" in storage:
         _unknown("storage.exemplars", set(storage["exemplars"]) - {"max_exemplars"})
         spec["exemplars"] = {"maxSize": storage["exemplars"]["max_exemplars"]}
+    if "tsdb" in storage:
+        _unknown("storage.tsdb", set(storage["tsdb"]) - set(_TSDB))
+        spec["tsdb"] = {_TSDB[key]: value for key, value in storage["tsdb"].items()}
     for flag, key in _SWITCHES.items():
         spec[key] = flag in flags
     otlp = config.get("otlp", {})
