@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,8 @@ from operator import itemgetter
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.config import LokiConfig
 from sidecar.shipping.entries import Entry
+
+log = logging.getLogger(__name__)
 
 STREAM_DEPTH = 2
 _SIZE = itemgetter(4)
@@ -154,6 +157,9 @@ class Batcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not Loki: the stall watch reports the lines left behind.
+            log.error("sender failed", exc_info=task.exception())
         self._wake.set()
 
     def cancel(self) -> None:
