@@ -180,8 +180,12 @@ def report(phase: Phase) -> None:
         f"/health p50 {statistics.median(phase.health_ms):7.2f} ms "
         f"p99 {percentile(phase.health_ms, 0.99):7.2f} ms | "
         f"/health/live p99 {percentile(phase.live_ms, 0.99):6.2f} ms | "
-        f"probe p99 {percentile(phase.probe_ms, 0.99):6.2f} ms (n={len(phase.probe_ms)}) | "
-        f"n={len(phase.health_ms)} checks by status {phase.statuses}"
+        + (
+            f"probe p99 {percentile(phase.probe_ms, 0.99):6.2f} ms (n={len(phase.probe_ms)}) | "
+            if len(phase.probe_ms) > 1
+            else ""
+        )
+        + f"n={len(phase.health_ms)} checks by status {phase.statuses}"
         + (f" | shipped {phase.shipped:,.0f} lines" if phase.shipped else "")
     )
 
