@@ -1,10 +1,11 @@
-"""Loki, Tempo and Collector configs: parsed and checked for what they reference.
+"""Loki, Tempo and Collector configs: parsed and checked for what the stack relies on.
 
-These three services have no image on this machine, so their configs cannot be
-started here; these tests hold them to what the stack relies on instead:
-receivers on 0.0.0.0 inside the network, retention set, Loki's limits at least
-what the sidecar sends, and the Collector's pipelines wired to Tempo and to
-Prometheus's OTLP receiver.
+Loki and Tempo also run for real from these files (tests/loki/, tests/tempo/); the
+Collector cannot run here. These tests read the configs as compose runs them (every
+`${VAR:-default}` at its default) and hold them to the stack's needs: receivers on
+0.0.0.0 inside the network, retention set, every path on the data volume, Loki's
+limits at least what the sidecar sends, and the Collector's pipelines wired to Tempo,
+to Prometheus's OTLP receiver and to Loki's.
 """
 
 from __future__ import annotations
@@ -21,10 +22,21 @@ from sidecar.config import LokiConfig, ShippingConfig
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 _SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMG]?i?B?)$", re.IGNORECASE)
+_DEFAULTED = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}")
 
 
 def _load(relative: str) -> dict[str, Any]:
-    return yaml.safe_load((REPO / relative).read_text())
+    """The config as the program reads it in compose: -config.expand-env=true with none
+    of the variables set, so each `${VAR:-default}` is its default."""
+    text = (REPO / relative).read_text()
+    return yaml.safe_load(_DEFAULTED.sub(lambda match: match.group(1), text))
+
+
+def test_only_defaulted_variables_are_used() -> None:
+    """A bare `$VAR` or `${VAR}` would expand to nothing in compose, where none is set."""
+    for relative in ("loki/loki.yaml", "tempo/tempo.yaml"):
+        text = _DEFAULTED.sub("", (REPO / relative).read_text())
+        assert "$" not in text, relative
 
 
 def loki_bytes(value: str | int) -> int:
@@ -92,7 +104,22 @@ class TestLoki:
         assert self.config["schema_config"]["configs"][-1]["schema"] == "v13"
 
     def test_data_stays_on_the_volume(self) -> None:
-        assert self.config["common"]["path_prefix"] == "/loki"
+        storage = self.config["storage_config"]
+        paths = [
+            self.config["common"]["path_prefix"],
+            storage["object_store"]["filesystem"]["dir"],
+            storage["tsdb_shipper"]["active_index_directory"],
+            storage["tsdb_shipper"]["cache_location"],
+            self.config["ingester"]["wal"]["dir"],
+            self.config["compactor"]["working_directory"],
+            self.config["ruler_storage"]["local"]["directory"],
+        ]
+        assert all(path == "/loki" or path.startswith("/loki/") for path in paths), paths
+
+    def test_streams_are_not_sharded(self) -> None:
+        # A re-sent line could land in another shard and show twice
+        # (tests/loki/test_loki_config.py shows it with Loki's default).
+        assert self.config["limits_config"]["shard_streams"]["enabled"] is False
 
 
 class TestTempo:
@@ -115,9 +142,19 @@ class TestTempo:
 
     def test_everything_is_written_under_the_volume(self) -> None:
         trace = self.config["storage"]["trace"]
-        live_store = self.config["live_store"]["wal"]["path"]
-        paths = [trace["wal"]["path"], trace["local"]["path"], live_store]
-        assert all(path.startswith("/var/tempo/") for path in paths)
+        paths = [
+            trace["wal"]["path"],
+            trace["local"]["path"],
+            self.config["live_store"]["wal"]["path"],
+            self.config["live_store"]["shutdown_marker_dir"],
+            self.config["backend_scheduler"]["local_work_path"],
+            self.config["metrics_generator"]["storage"]["path"],
+        ]
+        assert all(path.startswith("/var/tempo/") for path in paths), paths
+
+    def test_metrics_generator_writes_to_the_stack_prometheus(self) -> None:
+        remote_write = self.config["metrics_generator"]["storage"]["remote_write"]
+        assert [r["url"] for r in remote_write] == ["http://prometheus:9090/api/v1/write"]
 
 
 class TestCollector:
