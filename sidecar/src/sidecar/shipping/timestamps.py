@@ -33,7 +33,8 @@ def parse_rfc3339(value: str) -> int | None:
         seconds = _prefix_cache.get(value[:19])
         millis = value[20:23]
         if seconds is not None and millis.isdigit():
-            return storable(seconds * _NS + int(millis) * 1_000_000)
+            ns = seconds * _NS + int(millis) * 1_000_000
+            return ns if 0 <= ns <= MAX_NS else None  # storable(), inline on the hot path
     if len(value) >= 20 and value[10] in "Tt ":
         seconds = _prefix_cache.get(value[:19])
         if seconds is None:
