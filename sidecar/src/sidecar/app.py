@@ -53,9 +53,13 @@ class Sidecar:
         return self.shipping.pipelines
 
     def ready(self) -> bool:
-        """Config loaded and every loop still running (Loki being down does not matter)."""
+        """Serving (the listening socket is bound), and every loop still running (Loki
+        being down does not matter)."""
         return (
-            self._running and self.shipping.ready() and not any(task.done() for task in self._loops)
+            self._running
+            and self.server.started
+            and self.shipping.ready()
+            and not any(task.done() for task in self._loops)
         )
 
     def readiness(self) -> tuple[bool, tuple[SourceStatus, ...]]:
