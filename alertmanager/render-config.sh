@@ -11,8 +11,13 @@
 # Each variable NAME may instead be given as NAME_FILE, the path of a file
 # holding the value (Docker/Kubernetes secrets).
 #
-#   ALERT_WEBHOOK_URL     required: the default webhook (pages and tickets)
-#   DEADMANS_SWITCH_URL   the Watchdog heartbeat's webhook (default: ALERT_WEBHOOK_URL)
+#   ALERT_WEBHOOK_URL     the webhook for pages and tickets (default: the stack's inbox)
+#   INBOX_URL             the stack's inbox (oncall), e.g. http://oncall:9095: its
+#                         /alerts takes pages and tickets when ALERT_WEBHOOK_URL is
+#                         unset, its /heartbeat the Watchdog; one of the two is required
+#   INBOX_PUBLIC_URL      where a person reads that inbox (only for the start-up log)
+#   DEADMANS_SWITCH_URL   the Watchdog heartbeat's webhook (default: ALERT_WEBHOOK_URL,
+#                         else the inbox's /heartbeat)
 #   SLACK_WEBHOOK_URL     set to also send pages and tickets to Slack
 #   SLACK_CHANNEL         optional channel override, e.g. #oncall
 #   ALERT_EMAIL_TO        set to also send pages and tickets by e-mail; then
@@ -58,11 +63,38 @@ secret() { # FILE VALUE
     printf '%s' "$2" >"$OUT/secrets/$1"
 }
 
+# scheme://host[:port] of a URL, without credentials or path: what the log may show.
+origin() {
+    printf '%s' "$1" | sed -E 's#^(https?://)([^/@]*@)?([^/?#]*).*#\1\3#'
+}
+
 webhook=$(value ALERT_WEBHOOK_URL)
-[ -n "$webhook" ] || fail "ALERT_WEBHOOK_URL is required (the default webhook receiver)"
-url ALERT_WEBHOOK_URL "$webhook"
+inbox=$(value INBOX_URL)
+inbox=${inbox%/}
+if [ -n "$inbox" ]; then
+    url INBOX_URL "$inbox"
+fi
+if [ -n "$webhook" ]; then
+    url ALERT_WEBHOOK_URL "$webhook"
+    where="the webhook at $(origin "$webhook") (ALERT_WEBHOOK_URL)"
+elif [ -n "$inbox" ]; then
+    webhook="$inbox/alerts"
+    public=$(value INBOX_PUBLIC_URL)
+    where="the stack's inbox (no ALERT_WEBHOOK_URL set; read them at ${public:-$inbox/},"
+    where="$where on Grafana's Observability stack dashboard or in Loki {service_name=\"oncall\"})"
+else
+    fail "ALERT_WEBHOOK_URL is required when INBOX_URL (the stack's inbox) is not set"
+fi
 deadmans=$(value DEADMANS_SWITCH_URL)
-deadmans=${deadmans:-$webhook}
+if [ -n "$deadmans" ]; then
+    heartbeat="$(origin "$deadmans") (DEADMANS_SWITCH_URL)"
+elif [ -n "$(value ALERT_WEBHOOK_URL)" ] || [ -z "$inbox" ]; then
+    deadmans=$webhook
+    heartbeat="the same webhook"
+else
+    deadmans="$inbox/heartbeat"
+    heartbeat="the stack's inbox, which counts it (set DEADMANS_SWITCH_URL for a real dead-man's switch)"
+fi
 url DEADMANS_SWITCH_URL "$deadmans"
 
 umask 077
@@ -79,6 +111,7 @@ secret webhook_url "$webhook"
 secret deadmans_switch_url "$deadmans"
 channels="$OUT/.channels.yml"
 : >"$channels"
+also=""
 
 slack=$(value SLACK_WEBHOOK_URL)
 if [ -n "$slack" ]; then
@@ -92,6 +125,7 @@ if [ -n "$slack" ]; then
         sed '/@SLACK_CHANNEL@/d' "$SRC/channels/slack.yml" >>"$channels"
     fi
     echo "render-config: Slack enabled for pages and tickets" >&2
+    also="$also; Slack"
 fi
 
 email_to=$(value ALERT_EMAIL_TO)
@@ -125,9 +159,12 @@ if [ -n "$email_to" ]; then
     cat "$channels.email" >>"$channels"
     rm -f "$channels.email"
     echo "render-config: e-mail enabled for pages and tickets" >&2
+    also="$also; e-mail to $email_to"
 fi
 
 umask 022
 sed -e "/^  - name: page\$/r $channels" -e "/^  - name: ticket\$/r $channels" \
     "$SRC/alertmanager.yml" | sed "s|_file: secrets/|_file: $OUT/secrets/|" >"$OUT/alertmanager.yml"
 rm -f "$channels"
+echo "render-config: pages and tickets go to: $where$also" >&2
+echo "render-config: the Watchdog heartbeat goes to $heartbeat" >&2

@@ -59,9 +59,22 @@ def slo_error_ratio_rule(slo: str, window: str) -> str:
     return f"service_name:slo_{slo}_errors:ratio_rate{window}"
 
 
-def slo_objective_rule(slo: str) -> str:
-    """The recorded objective of `slo` (availability | latency), e.g. 0.999."""
-    return f"service_name:slo_{slo}:objective"
+# The objectives, one series per service and SLO (prometheus/render.py writes
+# them from the services file): slo:objective:ratio{service_name, slo}.
+SLO_OBJECTIVE = "slo:objective:ratio"
+
+
+def slo_objective_matcher(slo: str) -> str:
+    """The matcher that picks the objective of `slo` (availability | latency)."""
+    return f'slo="{slo}"'
+
+
+# The alert inbox (oncall/): notifications Alertmanager delivered to it.
+INBOX_NOTIFICATIONS = "oncall_inbox_notifications_total"
+INBOX_REJECTED = "oncall_inbox_rejected_total"
+INBOX_LAST_HEARTBEAT = "oncall_inbox_last_heartbeat_timestamp_seconds"
+INBOX_SERVICE = "oncall"
+INBOX_SOURCE = "inbox"
 
 
 # Loki stream labels the sidecar sets (low cardinality) and the structured

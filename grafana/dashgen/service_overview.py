@@ -11,8 +11,9 @@ from grafana.dashgen.contract import (
     RULE_ERROR_RATIO,
     RULE_P95,
     RULE_REQUESTS,
+    SLO_OBJECTIVE,
     slo_error_ratio_rule,
-    slo_objective_rule,
+    slo_objective_matcher,
 )
 from grafana.dashgen.dashboard import Dashboard, Row
 from grafana.dashgen.panels import (
@@ -50,7 +51,7 @@ def _error_ratio(by: tuple[str, ...]) -> str:
 def _burn_rate(slo: str, window: str) -> str:
     # Burn rate = observed error ratio / error ratio the objective allows.
     observed = sel(slo_error_ratio_rule(slo, window), SERVICE)
-    allowed = f"(1 - {sel(slo_objective_rule(slo), SERVICE)})"
+    allowed = f"(1 - {sel(SLO_OBJECTIVE, SERVICE, slo_objective_matcher(slo))})"
     return f"{observed} / on (service_name) {allowed}"
 
 
@@ -191,10 +192,11 @@ def _slo_row() -> Row:
     objective = tuple(
         stat(
             f"{slo.capitalize()} objective",
-            f"The {slo} SLO objective as recorded by the SLO rules.",
+            f"The {slo} SLO objective of the service, from the services file "
+            "(services.yaml); empty for a service that is not listed there.",
             "percentunit",
             PROM,
-            Query(sel(slo_objective_rule(slo), SERVICE), instant=True),
+            Query(sel(SLO_OBJECTIVE, SERVICE, slo_objective_matcher(slo)), instant=True),
             decimals=2,
             thresholds=Thresholds("blue"),
         )

@@ -1,9 +1,15 @@
-"""Stack self-monitoring: the sidecar's log shipping, Prometheus itself, Alertmanager."""
+"""Stack self-monitoring: the sidecar's log shipping, Prometheus itself, Alertmanager,
+and the alert inbox (what Alertmanager delivered when no receiver is configured)."""
 
 from __future__ import annotations
 
 from grafana.dashgen.contract import (
     ACCESS_LOG_COLLAPSED,
+    INBOX_LAST_HEARTBEAT,
+    INBOX_NOTIFICATIONS,
+    INBOX_REJECTED,
+    INBOX_SERVICE,
+    INBOX_SOURCE,
     LOG_BACKLOG,
     LOG_FILES_REFUSED,
     LOG_HELD_OPEN,
@@ -18,10 +24,11 @@ from grafana.dashgen.contract import (
     STACK_UID,
 )
 from grafana.dashgen.dashboard import Dashboard, Row
-from grafana.dashgen.panels import Datasource, Link, Query, Thresholds, stat, timeseries
+from grafana.dashgen.panels import Datasource, Link, Query, Thresholds, logs, stat, timeseries
 from grafana.dashgen.promql import SERVICE, quantile, rate, sel, sum_by
 
-PROM = Datasource("prometheus", "datasource")
+PROM = Datasource("prometheus", "prometheus_datasource")
+LOKI = Datasource("loki", "loki_datasource")
 SOURCE = ("source",)
 
 
@@ -257,13 +264,57 @@ def _alertmanager_row() -> Row:
     )
 
 
+def _inbox_row() -> Row:
+    return Row(
+        "Alert inbox",
+        (
+            timeseries(
+                "Notifications received by the inbox",
+                "Notifications Alertmanager delivered to the stack's inbox per interval, by "
+                "receiver (page, ticket) and status. The inbox receives pages and tickets "
+                "while no ALERT_WEBHOOK_URL is set; read them at http://127.0.0.1:9095/.",
+                "short",
+                PROM,
+                Query(
+                    sum_by(
+                        ("receiver", "status"), f"increase({INBOX_NOTIFICATIONS}[$__rate_interval])"
+                    ),
+                    legend="{{receiver}} {{status}}",
+                ),
+                Query(
+                    f"sum(increase({INBOX_REJECTED}[$__rate_interval]))",
+                    legend="refused (not a notification)",
+                ),
+            ),
+            stat(
+                "Last Watchdog heartbeat",
+                "Seconds since the inbox last heard the Watchdog (Alertmanager sends it every "
+                "minute). Above a few minutes the alerting pipeline is broken; empty while "
+                "DEADMANS_SWITCH_URL or ALERT_WEBHOOK_URL send the heartbeat elsewhere.",
+                "s",
+                PROM,
+                Query(f"time() - max({INBOX_LAST_HEARTBEAT})", instant=True),
+                thresholds=Thresholds("green", ((180.0, "red"),)),
+            ),
+            logs(
+                "Notifications (Loki)",
+                "Each notification the inbox recorded, as the log record the sidecar shipped "
+                "to Loki; open one for its alerts, labels and links.",
+                LOKI,
+                Query(f'{{service_name="{INBOX_SERVICE}", source="{INBOX_SOURCE}"}}'),
+            ),
+        ),
+    )
+
+
 def build() -> Dashboard:
     return Dashboard(
         uid=STACK_UID,
         title="Observability stack",
         description="Self-monitoring of the stack: the sidecar's log shipping for the chosen "
-        "service, Prometheus rule evaluation, scrapes and TSDB, Alertmanager notifications.",
+        "service, Prometheus rule evaluation, scrapes and TSDB, Alertmanager notifications, "
+        "and the alert inbox.",
         service_source=LOG_LINES_READ,
         service_datasource=PROM,
-        rows=(_sidecar_row(), _prometheus_row(), _alertmanager_row()),
+        rows=(_sidecar_row(), _prometheus_row(), _alertmanager_row(), _inbox_row()),
     )

@@ -102,6 +102,46 @@ def test_default_render_is_webhook_only_with_url_in_a_secret_file(tmp_path: Path
     assert (tmp_path / "secrets").stat().st_mode & 0o077 == 0
 
 
+def test_without_a_webhook_pages_and_tickets_go_to_the_inbox(tmp_path: Path) -> None:
+    env = {"INBOX_URL": "http://oncall:9095/", "INBOX_PUBLIC_URL": "http://127.0.0.1:9095/"}
+    result = render(tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    receivers = receivers_of(tmp_path / "alertmanager.yml")
+    for name in ("page", "ticket"):
+        url_file = Path(receivers[name]["webhook_configs"][0]["url_file"])
+        assert url_file.read_text() == "http://oncall:9095/alerts"
+    dms = Path(receivers["deadmans-switch"]["webhook_configs"][0]["url_file"])
+    assert dms.read_text() == "http://oncall:9095/heartbeat"
+    # The start-up log says where alerts go and where a person reads them.
+    assert (
+        "render-config: pages and tickets go to: the stack's inbox (no ALERT_WEBHOOK_URL set; "
+        "read them at http://127.0.0.1:9095/" in result.stderr
+    )
+    assert "the Watchdog heartbeat goes to the stack's inbox" in result.stderr
+
+
+def test_a_webhook_wins_over_the_inbox_and_the_log_shows_no_secret(tmp_path: Path) -> None:
+    webhook = "https://bot:s3cret@hooks.example.com/T0/B0/token-in-path?key=k3y"
+    result = render(tmp_path, {"ALERT_WEBHOOK_URL": webhook, "INBOX_URL": "http://oncall:9095"})
+    assert result.returncode == 0, result.stderr
+    receivers = receivers_of(tmp_path / "alertmanager.yml")
+    assert Path(receivers["page"]["webhook_configs"][0]["url_file"]).read_text() == webhook
+    # As before the inbox existed: the Watchdog goes to the same webhook.
+    dms = Path(receivers["deadmans-switch"]["webhook_configs"][0]["url_file"])
+    assert dms.read_text() == webhook
+    assert "go to: the webhook at https://hooks.example.com (ALERT_WEBHOOK_URL)" in result.stderr
+    for secret in ("s3cret", "token-in-path", "k3y", "bot"):
+        assert secret not in result.stderr
+
+
+def test_the_log_lists_every_channel(tmp_path: Path) -> None:
+    result = render(tmp_path, {**ALL_CHANNELS, "ALERT_WEBHOOK_URL": "", "INBOX_URL": "http://o:1"})
+    assert result.returncode == 0, result.stderr
+    assert "; Slack; e-mail to oncall@example.com" in result.stderr
+    assert "secret-token" not in result.stderr
+    assert "smtp-secret" not in result.stderr
+
+
 def test_slack_and_email_are_enabled_by_env_without_secrets_in_the_yaml(tmp_path: Path) -> None:
     result = render(tmp_path, ALL_CHANNELS)
     assert result.returncode == 0, result.stderr
@@ -134,7 +174,8 @@ def test_values_can_come_from_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "ALERT_WEBHOOK_URL is required"),
+        ({}, "ALERT_WEBHOOK_URL is required when INBOX_URL (the stack's inbox) is not set"),
+        ({"INBOX_URL": "oncall:9095"}, "INBOX_URL must be an http:// or https:// URL"),
         ({"ALERT_WEBHOOK_URL": "ftp://x"}, "ALERT_WEBHOOK_URL must be an http:// or https:// URL"),
         (
             {"ALERT_WEBHOOK_URL": WEBHOOK, "SLACK_WEBHOOK_URL": "hooks.slack.com/x"},

@@ -9,8 +9,10 @@ and what Compose actually resolves from them.
 Rules (one `Violation.rule` name each):
   image-pinned       image tag is a version (or a digest), never `latest`; the
                      FROM lines of the Dockerfiles we build are held to the same
-  healthcheck        a healthcheck that is not disabled
-  restart            a restart policy other than "no"
+  healthcheck        a healthcheck that is not disabled (one-shot jobs excepted)
+  restart            a restart policy other than "no"; a one-shot job (a service
+                     another waits on with service_completed_successfully) the
+                     opposite: "no" or on-failure, never restarted forever
   depends-on         every depends_on entry waits on a condition
   memory-limit       deploy.resources.limits.memory or mem_limit
   non-root           `user` set to a non-root uid; not privileged
@@ -18,8 +20,10 @@ Rules (one `Violation.rule` name each):
   no-new-privileges  security_opt has no-new-privileges:true
   localhost-ports    every published port bound to 127.0.0.1; no host networking
   config-read-only   every bind mount (a config from the repo) is read-only
-  no-default-secret  no literal or defaulted password/secret/token; the Grafana
-                     admin password is required (`${VAR:?...}`), anonymous off
+  no-default-secret  no literal or defaulted password/secret/token (a *_FILE
+                     variable names a file, not a secret); the Grafana admin
+                     password is required (`${VAR:?...}`) or read from a file
+                     (GF_SECURITY_ADMIN_PASSWORD__FILE); anonymous off
 """
 
 from __future__ import annotations
@@ -57,19 +61,38 @@ def check_compose(
     the file spells a value, are then left to the check of the file itself.
     """
     services = document.get("services") or {}
+    one_shots = _one_shots(services)
     violations: list[Violation] = []
     for name, service in services.items():
-        for rule, message in _check_service(service or {}, base_dir, interpolated):
+        checks = _check_service(service or {}, base_dir, interpolated, name in one_shots)
+        for rule, message in checks:
             violations.append(Violation(name, rule, message))
     return violations
 
 
+def _one_shots(services: Mapping[str, Any]) -> set[str]:
+    """Services another one waits on to complete: jobs that run once per `up`, then exit."""
+    found = set()
+    for service in services.values():
+        depends_on = (service or {}).get("depends_on")
+        if isinstance(depends_on, Mapping):
+            for dependency, spec in depends_on.items():
+                if isinstance(spec, Mapping) and (
+                    spec.get("condition") == "service_completed_successfully"
+                ):
+                    found.add(dependency)
+    return found
+
+
 def _check_service(
-    service: Mapping[str, Any], base_dir: Path, interpolated: bool
+    service: Mapping[str, Any], base_dir: Path, interpolated: bool, one_shot: bool
 ) -> Iterable[tuple[str, str]]:
     yield from _image(service, base_dir)
-    yield from _healthcheck(service)
-    yield from _restart(service)
+    if one_shot:
+        yield from _one_shot_restart(service)
+    else:
+        yield from _healthcheck(service)
+        yield from _restart(service)
     yield from _depends_on(service)
     yield from _memory(service)
     yield from _user(service)
@@ -163,6 +186,12 @@ def _restart(service: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         yield "restart", "no restart policy"
 
 
+def _one_shot_restart(service: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    restart = str(service.get("restart", "no"))
+    if restart in ("always", "unless-stopped"):
+        yield "restart", f'a one-shot job with restart {restart!r} would run forever (use "no")'
+
+
 def _depends_on(service: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     depends_on = service.get("depends_on")
     if depends_on is None:
@@ -246,7 +275,8 @@ def _environment(service: Mapping[str, Any]) -> dict[str, str | None]:
 def _secrets(service: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     environment = _environment(service)
     for name, value in environment.items():
-        if value is None or not SECRET_NAME.search(name):
+        # NAME_FILE / NAME__FILE hold the path of a secret file, not a secret.
+        if value is None or not SECRET_NAME.search(name) or name.endswith("_FILE"):
             continue
         yield from _secret_value(name, value)
     anonymous = environment.get("GF_AUTH_ANONYMOUS_ENABLED")
@@ -259,8 +289,22 @@ def _secrets(service: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
                 "no-default-secret",
                 "GF_SECURITY_ADMIN_PASSWORD must be required, e.g. ${GF_ADMIN_PASSWORD:?...}",
             )
-    elif any(key.startswith("GF_") for key in environment):
+    elif "GF_SECURITY_ADMIN_PASSWORD__FILE" in environment:
+        path = (environment["GF_SECURITY_ADMIN_PASSWORD__FILE"] or "").strip()
+        if not path.startswith("/"):
+            yield (
+                "no-default-secret",
+                f"GF_SECURITY_ADMIN_PASSWORD__FILE must name a file, got {path!r}",
+            )
+    elif _is_grafana(service, environment):
         yield "no-default-secret", "Grafana without GF_SECURITY_ADMIN_PASSWORD uses admin/admin"
+
+
+def _is_grafana(service: Mapping[str, Any], environment: Mapping[str, str | None]) -> bool:
+    image = str(service.get("image") or "").rsplit(":", 1)[0]
+    return image.endswith("grafana/grafana") or any(
+        key.startswith(("GF_SECURITY_", "GF_AUTH_")) for key in environment
+    )
 
 
 def _secret_value(name: str, value: str) -> Iterable[tuple[str, str]]:

@@ -1,23 +1,23 @@
 """The compose-owned configs agree with the components they configure.
 
-- compose/prometheus.attach.yml is prometheus/prometheus.yml with only the
-  sample_service job swapped for the `attached` job: anything else drifting
-  apart would make attach mode a different Prometheus.
+- Attach mode runs the stack's own Prometheus config: the services file, not a
+  second config, says what to scrape. compose/prometheus.attach.yml is a link
+  to prometheus/prometheus.yml, kept for tests/compose/test_attach_e2e.py
+  until the attach end-to-end test is rewritten (issue 12, phase B).
+- compose/attach-services.yaml, attach mode's default services file, loads
+  and lists no service.
 - compose/sidecar.yaml, and the attach-mode overrides compose.attach.yaml
   puts in the sidecar's environment, load with the sidecar's own loader.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from sidecar.services.loader import load as load_services
 
 from sidecar.config import load_config
 from tests.compose.compose_cli import (
@@ -28,40 +28,25 @@ from tests.compose.compose_cli import (
     random_secret,
     require_docker,
 )
+from tests.prometheus.rules import prometheus_dir
 from tests.support import require_binary
 
 
-def _load(relative: str) -> dict[str, Any]:
-    return yaml.safe_load((REPO / relative).read_text())
+def test_attach_mode_runs_the_stack_s_prometheus_config() -> None:
+    link = REPO / "compose" / "prometheus.attach.yml"
+    assert link.is_symlink()
+    assert link.resolve() == (REPO / "prometheus" / "prometheus.yml").resolve()
 
 
-def _jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {job["job_name"]: job for job in config["scrape_configs"]}
+def test_the_default_attach_services_file_lists_no_service() -> None:
+    assert load_services(REPO / "compose" / "attach-services.yaml").services == []
 
 
-def test_attach_prometheus_differs_from_the_stack_only_in_the_service_job() -> None:
-    stack = _load("prometheus/prometheus.yml")
-    attach = _load("compose/prometheus.attach.yml")
-    assert {k: v for k, v in stack.items() if k != "scrape_configs"} == {
-        k: v for k, v in attach.items() if k != "scrape_configs"
-    }
-    stack_jobs, attach_jobs = _jobs(stack), _jobs(attach)
-    stack_jobs.pop("sample_service")
-    attached = attach_jobs.pop("attached")
-    assert stack_jobs == attach_jobs
-    assert attached["file_sd_configs"] == [{"files": ["/etc/prometheus/attach/targets.json"]}]
-
-
-def test_the_default_attach_targets_file_lists_no_target() -> None:
-    assert json.loads((REPO / "compose" / "attach-targets.json").read_text()) == []
-
-
-def test_promtool_accepts_the_attach_prometheus_config(tmp_path: Path) -> None:
+def test_promtool_accepts_the_config_with_the_attach_services_file(tmp_path: Path) -> None:
     promtool = require_binary("promtool")
-    shutil.copy(REPO / "compose" / "prometheus.attach.yml", tmp_path / "prometheus.yml")
-    (tmp_path / "rules").symlink_to(REPO / "prometheus" / "rules")
+    config = prometheus_dir(tmp_path, REPO / "compose" / "attach-services.yaml")
     result = subprocess.run(
-        [promtool, "check", "config", "prometheus.yml"],
+        [promtool, "check", "config", config.name],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -74,7 +59,7 @@ def test_the_compose_sidecar_config_loads_with_the_sidecar_loader() -> None:
     config = load_config(REPO / "compose" / "sidecar.yaml")
     assert config.server.host == "0.0.0.0"
     assert config.loki.url.startswith("http://loki:3100/")
-    assert [source.service_name for source in config.sources] == ["sample-service"]
+    assert [source.service_name for source in config.sources] == ["sample-service", "oncall"]
     assert {check.service_name for check in config.health.checks} == {"sample-service"}
     # Positions and spool must live on the sidecar-state volume to survive restarts.
     assert str(config.shipping.positions_file).startswith("/var/lib/sidecar/")
@@ -109,7 +94,8 @@ def test_attach_mode_environment_reconfigures_the_sidecar(
 
     config = load_config(REPO / "compose" / "sidecar.yaml")
 
-    (source,) = config.sources
+    source, inbox = config.sources
+    assert (inbox.name, inbox.service_name) == ("inbox", "oncall")
     assert source.service_name == "orders"
     assert source.paths == ["/var/log/attached/*.log"]
     assert source.access_log is not None

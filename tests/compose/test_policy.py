@@ -65,6 +65,25 @@ def test_the_secret_rules_are_skipped_on_interpolated_output() -> None:
     assert check_compose(document, FIXTURES) != []
 
 
+def test_one_shot_jobs_are_the_ones_waited_on_to_complete() -> None:
+    document = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    waited = {
+        dependency
+        for service in document["services"].values()
+        for dependency, spec in (service.get("depends_on") or {}).items()
+        if spec["condition"] == "service_completed_successfully"
+    }
+    assert waited == {"stack-config", "grafana-password"}
+    for name in waited:
+        assert document["services"][name]["restart"] == "no", name
+    # Without the wait, the same service must pass as a long-running one, and fails.
+    del document["services"]["prometheus"]["depends_on"]["stack-config"]
+    assert {(v.service, v.rule) for v in check_compose(document, REPO)} == {
+        ("stack-config", "healthcheck"),
+        ("stack-config", "restart"),
+    }
+
+
 def test_docker_compose_yml_passes_the_policy() -> None:
     document = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     violations = check_compose(document, REPO)
@@ -82,4 +101,7 @@ def test_every_service_of_the_issue_is_in_the_stack() -> None:
         "loki",
         "tempo",
         "otel-collector",
+        "oncall",
+        "stack-config",
+        "grafana-password",
     }

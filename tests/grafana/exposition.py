@@ -9,6 +9,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.grafana.model import ROOT
+from tests.prometheus.rules import render, rendered
 
 # Series no /metrics page shows because Prometheus itself synthesises them,
 # documented in the Prometheus docs ("Jobs and instances: automatically
@@ -41,10 +42,13 @@ LEVEL_LABELS = {
 
 
 def recorded(rules_dir: Path = ROOT / "prometheus" / "rules") -> dict[str, set[str]]:
-    """recording rule name -> the label names its level says it keeps."""
+    """recording rule name -> the label names its level says it keeps; the committed
+    rules and the per-service objectives stack-config renders from services.yaml."""
     out: dict[str, set[str]] = {}
-    for path in sorted(rules_dir.glob("*.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
+    texts = [path.read_text() for path in sorted(rules_dir.glob("*.yml"))]
+    texts.append(rendered()[render.OBJECTIVES_FILE])
+    for text in texts:
+        for group in yaml.safe_load(text)["groups"]:
             for rule in group["rules"]:
                 if "record" in rule:
                     level = rule["record"].split(":")[0]

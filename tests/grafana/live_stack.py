@@ -1,8 +1,10 @@
 """The stack the dashboards read, run for real on this machine, under traffic.
 
 Real: the sample service (tracing on), the sidecar (tailing its log as logs and
-as an access log of a second service_name, health-checking it), Alertmanager,
-and Prometheus with the project's own config and rules (see prometheus_config).
+as an access log of a second service_name, health-checking it), Alertmanager
+delivering to the real alert inbox (oncall), and Prometheus with the project's
+own config and rules (see prometheus_config), fed from a services file that
+lists both service names (the access-log one with no metrics target).
 Stand-ins: Loki's push API and the OTel Collector's trace receiver, which have
 no package here. A traffic thread keeps requests flowing, with a share of them
 failing by fault injection, and appends empty lines to the log so the sidecar
@@ -25,14 +27,15 @@ from tests.grafana.processes import (
     Running,
     alertmanager,
     fake_loki,
+    oncall,
     otlp_sink,
     prometheus,
     sample_service,
     sidecar,
 )
 from tests.grafana.prometheus_config import local_fast_run
+from tests.prometheus.rules import SERVICES_FILE
 from tests.support import free_port
-from tests.support.webhook_receiver import WebhookReceiver
 
 SERVICE = "sample-service"
 ACCESS_LOG_SERVICE = "access-log-service"
@@ -46,6 +49,7 @@ class LiveStack:
     sidecar: Running
     alertmanager: Running
     prometheus: Running
+    oncall: Running
     loki_streams: list[dict]
     dropped_jobs: list[str]
     responses: dict[int, int]
@@ -82,6 +86,22 @@ def _wait_for_targets_up(url: str, expected: int, timeout: float = 30) -> None:
     raise AssertionError(f"scrape targets not all up after {timeout}s: {healths}")
 
 
+def _services_file(workdir: Path, service: Running) -> Path:
+    """The project's services file with the sample service on its local port, and the
+    access-log service beside it (logs only: no metrics target, the default objectives)."""
+    path = workdir / "services.yaml"
+    text = SERVICES_FILE.read_text().replace("sample_service:8000", f"127.0.0.1:{service.port}")
+    path.write_text(
+        text
+        + f"  - name: {ACCESS_LOG_SERVICE}\n"
+        + "    logs:\n"
+        + f"      - paths: [{service.extra['log_file']}]\n"
+        + "        source: access\n"
+        + "        access_log: {format: json}\n"
+    )
+    return path
+
+
 @contextmanager
 def live_stack(workdir: Path) -> Iterator[LiveStack]:
     with ExitStack() as stack:
@@ -89,18 +109,19 @@ def live_stack(workdir: Path) -> Iterator[LiveStack]:
         loki = stack.enter_context(fake_loki())
         service = stack.enter_context(sample_service(workdir, otlp))
         side = stack.enter_context(sidecar(workdir, loki.push_url, service, ACCESS_LOG_SERVICE))
-        hook = stack.enter_context(WebhookReceiver())
-        am = stack.enter_context(alertmanager(workdir, hook.url))
+        inbox = stack.enter_context(oncall(workdir))
+        am = stack.enter_context(alertmanager(workdir, inbox.url))
         prom_port = free_port()
         config, dropped = local_fast_run(
             {
-                "sample_service": f"127.0.0.1:{service.port}",
                 "sidecar": f"127.0.0.1:{side.port}",
                 "prometheus": f"127.0.0.1:{prom_port}",
                 "alertmanager": f"127.0.0.1:{am.port}",
+                "oncall": f"127.0.0.1:{inbox.port}",
             },
             alertmanager=f"127.0.0.1:{am.port}",
             workdir=workdir,
+            services_file=_services_file(workdir, service),
         )
         prom = stack.enter_context(prometheus(workdir, config, prom_port))
         stop = threading.Event()
@@ -112,4 +133,4 @@ def live_stack(workdir: Path) -> Iterator[LiveStack]:
         stack.callback(worker.join, 15)
         stack.callback(stop.set)
         _wait_for_targets_up(prom.url, expected=len(config["scrape_configs"]))
-        yield LiveStack(service, side, am, prom, loki.streams, dropped, responses)
+        yield LiveStack(service, side, am, prom, inbox, loki.streams, dropped, responses)

@@ -210,18 +210,38 @@ def sidecar(
 
 
 @contextmanager
-def alertmanager(workdir: Path, webhook_url: str) -> Iterator[Running]:
-    """The real Alertmanager, routing everything to one webhook receiver."""
+def oncall(workdir: Path) -> Iterator[Running]:
+    """The real alert inbox and runbook server (`python -m oncall`)."""
+    port = free_port()
+    env = {
+        "ONCALL_PORT": str(port),
+        "ONCALL_LOG_FILE": str(workdir / "oncall" / "inbox.log"),
+        "ONCALL_RUNBOOKS_DIR": str(Path(__file__).resolve().parents[2] / "docs" / "runbooks"),
+    }
+    url = f"http://127.0.0.1:{port}"
+    with _process([sys.executable, "-m", "oncall"], workdir / "oncall.out", env):
+        wait_http(f"{url}/health/ready", timeout=30)
+        yield Running(url, port, workdir / "oncall.out")
+
+
+@contextmanager
+def alertmanager(workdir: Path, inbox_url: str) -> Iterator[Running]:
+    """The real Alertmanager, routing every alert to the inbox and the Watchdog to its
+    heartbeat, as the stack does when no receiver is configured."""
     binary = require_binary("alertmanager")
     port = free_port()
     config = {
         "route": {
-            "receiver": "webhook",
+            "receiver": "inbox",
             "group_wait": "1s",
             "group_interval": "1s",
             "repeat_interval": "1h",
+            "routes": [{"matchers": ['alertname="Watchdog"'], "receiver": "heartbeat"}],
         },
-        "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook_url}]}],
+        "receivers": [
+            {"name": "inbox", "webhook_configs": [{"url": f"{inbox_url}/alerts"}]},
+            {"name": "heartbeat", "webhook_configs": [{"url": f"{inbox_url}/heartbeat"}]},
+        ],
     }
     (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
     cmd = [

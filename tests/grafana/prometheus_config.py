@@ -2,7 +2,8 @@
 
 One named transform, `local_fast_run`, so the integration test evaluates the
 project's own rules and scrape jobs (with their service_name target labels and
-honor_labels) rather than a config of its own.
+honor_labels) rather than a config of its own, fed by what stack-config renders
+from a services file.
 """
 
 from __future__ import annotations
@@ -14,21 +15,30 @@ from typing import Any
 import yaml
 
 from tests.grafana.model import ROOT
+from tests.prometheus.rules import render, rendered
 
 PROJECT_DIR = ROOT / "prometheus"
+# Jobs whose targets come from the services file through file_sd.
+FILE_SD_JOBS = ("services",)
 
 
 def local_fast_run(
-    addresses: dict[str, str], alertmanager: str, workdir: Path, interval: str = "1s"
+    addresses: dict[str, str],
+    alertmanager: str,
+    workdir: Path,
+    services_file: Path,
+    interval: str = "1s",
 ) -> tuple[dict[str, Any], list[str]]:
-    """The project's prometheus.yml with:
+    """The project's prometheus.yml, written to `workdir`, with:
+    - what stack-config renders from `services_file` beside it (targets, objectives);
     - scrape and evaluation intervals set to `interval` (rule groups lose their own);
-    - each job in `addresses` pointed at the local process; other jobs (third-party
-      services that cannot run here) dropped and returned by name;
+    - each static job in `addresses` pointed at the local process; other static jobs
+      (third-party services that cannot run here) dropped and returned by name;
     - rule files copied with every alert's `for` set to 0s, so an alert whose
       expression holds shows up in ALERTS within seconds (expressions untouched);
     - alerts sent to the local `alertmanager`.
     """
+    render.write(workdir / "stack-config", rendered(services_file))
     config = yaml.safe_load((PROJECT_DIR / "prometheus.yml").read_text())
     config["global"].update(
         {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval}
@@ -38,11 +48,16 @@ def local_fast_run(
     config["rule_files"] = [
         str(_accelerated(path, rules_dir))
         for pattern in config["rule_files"]
-        for path in sorted(PROJECT_DIR.glob(pattern))
+        for path in sorted(workdir.glob(pattern))
     ]
     config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [alertmanager]}]}]
     kept, dropped = [], []
     for job in config["scrape_configs"]:
+        if job["job_name"] in FILE_SD_JOBS:
+            kept.append(
+                {k: v for k, v in job.items() if k not in ("scrape_interval", "scrape_timeout")}
+            )
+            continue
         if job["job_name"] not in addresses:
             dropped.append(job["job_name"])
             continue

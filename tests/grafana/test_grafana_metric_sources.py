@@ -2,9 +2,10 @@
 
 Producers, each read live or from the repository:
 - the recording rules in prometheus/rules;
-- the live /metrics of the real sample service, the real sidecar, and the real
-  Prometheus and Alertmanager binaries, all running under traffic with injected
-  errors (tests/grafana/live_stack.py), so labelled series exist;
+- the live /metrics of the real sample service, the real sidecar, the real alert
+  inbox, and the real Prometheus and Alertmanager binaries, all running under
+  traffic with injected errors (tests/grafana/live_stack.py), so labelled series
+  exist;
 - the series Prometheus synthesises itself (up, scrape_*, ALERTS), a documented list.
 A name found nowhere is a typo or a metric nobody emits: the panel would be empty.
 Labels a query matches or groups on must exist on the series it reads.
@@ -52,6 +53,7 @@ def producers(live: LiveStack) -> Producers:
         "sidecar /metrics": _wait_for_sidecar(live.sidecar.url),
         "prometheus /metrics": exposed(live.prometheus.url),
         "alertmanager /metrics": exposed(live.alertmanager.url),
+        "oncall /metrics": exposed(live.oncall.url),
         "synthesised by Prometheus": PROMETHEUS_SYNTHETIC,
     }
 
@@ -96,6 +98,8 @@ def test_producers_are_read_live(producers: Producers) -> None:
     assert "prometheus_tsdb_head_series" in producers["prometheus /metrics"]
     assert "alertmanager_notifications_total" in producers["alertmanager /metrics"]
     assert "service_name:http_server_requests:rate5m" in producers["recording rules"]
+    assert "slo:objective:ratio" in producers["recording rules"]
+    assert "oncall_inbox_notifications_total" in producers["oncall /metrics"]
 
 
 def _expr(target: Target) -> str:

@@ -24,9 +24,10 @@ from tests.grafana.promql_ast import (
 )
 
 PROMETHEUS_TARGETS = targets("prometheus")
-# Prometheus's and Alertmanager's own series, and the per-target series
-# Prometheus synthesises, describe the stack, not a service: no service_name filter.
-STACK_SERIES_PREFIXES = ("prometheus_", "alertmanager_", "up", "scrape_")
+# Prometheus's, Alertmanager's and the alert inbox's own series, and the
+# per-target series Prometheus synthesises, describe the stack, not a service:
+# no service_name filter.
+STACK_SERIES_PREFIXES = ("prometheus_", "alertmanager_", "oncall_", "up", "scrape_")
 
 
 def test_the_dashboards_have_prometheus_queries() -> None:

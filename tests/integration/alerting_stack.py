@@ -28,6 +28,7 @@ from tests.integration.transforms import (
     fast_alertmanager_timings,
     loopback_prometheus_config,
 )
+from tests.prometheus.rules import SERVICES_FILE, render, rendered
 from tests.support import free_port, require_binary, wait_http
 from tests.support.loki_double import LokiDouble
 from tests.support.webhook_receiver import WebhookReceiver
@@ -38,8 +39,14 @@ FAULT_TOKEN = "alerting-path-test-token"
 # One production minute lasts one second: `for: 1m` -> 1s, rate(...[1h]) -> [60s].
 TIME_FACTOR = 60.0
 INTERVAL = "1s"
-# A range must still hold a few 1s scrapes after compression.
-MIN_RANGE_SECONDS = 3.0
+# A range must still hold as many 1s scrapes as production's shortest range (1m)
+# holds 15s ones: HealthCheckFailing counts them.
+MIN_RANGE_SECONDS = 4.0
+# The sidecar's checks in the test (production: every 10s, 3 failures to publish).
+CHECK_INTERVAL_SECONDS = 0.5
+CHECK_FAILURE_THRESHOLD = 2
+# Alertmanager's group_wait and group_interval in the test (production: 30s / 5m for pages).
+GROUP_WAIT, GROUP_INTERVAL = "1s", "2s"
 
 
 class Dependency:
@@ -139,9 +146,9 @@ def _sidecar_config(workdir: Path, port: int, service: ServiceProcess, loki: str
             "kind": "http",
             "service_name": SERVICE,
             "url": url,
-            "interval_seconds": 0.5,
-            "timeout_seconds": 0.5,
-            "failure_threshold": 2,
+            "interval_seconds": CHECK_INTERVAL_SECONDS,
+            "timeout_seconds": CHECK_INTERVAL_SECONDS,
+            "failure_threshold": CHECK_FAILURE_THRESHOLD,
             "critical": True,
         }
 
@@ -161,12 +168,31 @@ def _sidecar_config(workdir: Path, port: int, service: ServiceProcess, loki: str
     return path
 
 
-def _prometheus_files(workdir: Path, targets: dict[str, str], alertmanager: str) -> Path:
+def _prometheus_files(
+    workdir: Path, targets: dict[str, str], alertmanager: str, service: ServiceProcess
+) -> Path:
+    """What stack-config renders from the project's services file, with the sample
+    service on its loopback port, then the rules compressed in time."""
+    services = workdir / "services.yaml"
+    services.write_text(
+        SERVICES_FILE.read_text().replace("sample_service:8000", f"127.0.0.1:{service.port}")
+    )
+    render.write(workdir / "stack-config", rendered(services))
     rules_dir = workdir / "rules"
-    compress_rule_files(REPO / "prometheus" / "rules", rules_dir, TIME_FACTOR, MIN_RANGE_SECONDS)
+    compress_rule_files(
+        workdir / "stack-config" / "prometheus" / "rules",
+        rules_dir,
+        TIME_FACTOR,
+        MIN_RANGE_SECONDS,
+    )
     project = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
     config = loopback_prometheus_config(
-        project, targets, alertmanager, str(rules_dir / "*.rules.yml"), INTERVAL
+        project,
+        targets,
+        alertmanager,
+        str(rules_dir / "*.rules.yml"),
+        INTERVAL,
+        file_sd_jobs={"services"},
     )
     path = workdir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -181,6 +207,7 @@ class AlertingStack:
     prometheus_url: str
     alertmanager_url: str
     sidecar: Background
+    rules_dir: Path  # the compressed rule files Prometheus runs
 
 
 class Traffic:
@@ -245,7 +272,9 @@ def alerting_stack(workdir: Path) -> Iterator[AlertingStack]:
         am_env = {"ALERT_WEBHOOK_URL": webhook.url}
         alertmanager_url = stack.enter_context(
             running_alertmanager(
-                workdir, am_env, lambda text: fast_alertmanager_timings(text, "1s", "2s")
+                workdir,
+                am_env,
+                lambda text: fast_alertmanager_timings(text, GROUP_WAIT, GROUP_INTERVAL),
             )
         )
         am_address = alertmanager_url.removeprefix("http://")
@@ -254,12 +283,12 @@ def alerting_stack(workdir: Path) -> Iterator[AlertingStack]:
         config = _prometheus_files(
             workdir,
             {
-                "sample_service": f"127.0.0.1:{service.port}",
                 "sidecar": f"127.0.0.1:{sidecar_port}",
                 "prometheus": f"127.0.0.1:{prom_port}",
                 "alertmanager": am_address,
             },
             am_address,
+            service,
         )
         stack.enter_context(
             background(
@@ -292,4 +321,12 @@ def alerting_stack(workdir: Path) -> Iterator[AlertingStack]:
 
         wait_until("Prometheus to discover Alertmanager", discovered, 30)
         wait_until("every target to be up", all_up, 30)
-        yield AlertingStack(service, dependency, webhook, prometheus_url, alertmanager_url, sidecar)
+        yield AlertingStack(
+            service,
+            dependency,
+            webhook,
+            prometheus_url,
+            alertmanager_url,
+            sidecar,
+            config.parent / "rules",
+        )

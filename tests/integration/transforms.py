@@ -8,6 +8,7 @@ every rule, name, label, threshold and route; only durations change.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -88,13 +89,15 @@ def loopback_prometheus_config(
     alertmanager: str,
     rule_glob: str,
     interval: str,
+    file_sd_jobs: Collection[str] = (),
 ) -> dict[str, Any]:
     """The project's prometheus.yml with its jobs pointed at loopback ports.
 
     Jobs named in `targets` (job -> host:port) keep all their settings
-    (honor_labels, service_name) with only the address changed; the others
-    (components not running in the test) are dropped. Scrape and evaluation
-    intervals become `interval`.
+    (honor_labels, service_name) with only the address changed; jobs named in
+    `file_sd_jobs` are kept as they are (their files, relative to the config,
+    are the test's to write); the others (components not running in the test)
+    are dropped. Scrape and evaluation intervals become `interval`.
     """
     out = dict(config)
     out["global"] = {
@@ -107,6 +110,9 @@ def loopback_prometheus_config(
     out["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     jobs = []
     for job in config["scrape_configs"]:
+        if job["job_name"] in file_sd_jobs:
+            jobs.append(job)
+            continue
         if job["job_name"] not in targets:
             continue
         static = [
@@ -114,7 +120,7 @@ def loopback_prometheus_config(
             for static_config in job["static_configs"]
         ]
         jobs.append({**job, "static_configs": static})
-    missing = set(targets) - {job["job_name"] for job in jobs}
+    missing = (set(targets) | set(file_sd_jobs)) - {job["job_name"] for job in jobs}
     if missing:
         raise ValueError(f"prometheus.yml has no job named {sorted(missing)}")
     out["scrape_configs"] = jobs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ import pytest
 import yaml
 
 from deploy.kubernetes.generator import __main__ as generator
-from deploy.kubernetes.generator import cluster, grafana, monitors, sources
+from deploy.kubernetes.generator import cluster, grafana, monitors, overlay, rules, sources
 from deploy.kubernetes.generator.rules import SOURCE_ANNOTATION
 from tests.kubernetes.manifests import BASE, DEPLOY, EXAMPLE, REPO, by_kind, load_documents, one
+from tests.prometheus.rules import render, rendered
 
 PROMETHEUS_CONFIG = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
 
@@ -30,31 +32,95 @@ def test_committed_manifests_are_current() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_check_names_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "text", "edit"),
+    [
+        ("base/prometheus-rules.yaml", "severity: critical", "severity: warning"),
+        (f"{overlay.NAME}/slo-objectives.yaml", "vector(0.999)", "vector(0.99)"),
+    ],
+)
+def test_check_names_a_stale_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, edit: str
+) -> None:
     # The same check against a copy where one generated file was edited by hand.
-    for name in generator.OUTPUTS:
-        target = tmp_path / name
+    for output in generator.OUTPUTS:
+        target = tmp_path / output
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text((DEPLOY / name).read_text())
-    edited = tmp_path / "base" / "prometheus-rules.yaml"
-    edited.write_text(edited.read_text().replace("for: 30s", "for: 5m", 1))
+        target.write_text((DEPLOY / output).read_text())
+    edited = tmp_path / name
+    assert text in edited.read_text()
+    edited.write_text(edited.read_text().replace(text, edit, 1))
     monkeypatch.setattr(generator, "DEPLOY_DIR", tmp_path)
     assert generator.stale() == [edited]
 
 
-def test_rules_are_exactly_the_loaded_rule_files() -> None:
-    loaded = sorted(
-        path
-        for pattern in PROMETHEUS_CONFIG["rule_files"]
-        for path in (REPO / "prometheus").glob(pattern)
+def _carried_rules() -> dict[str, dict[str, Any]]:
+    """Source annotation -> PrometheusRule, for the base's and the example's."""
+    objects = [
+        *load_documents(BASE / "prometheus-rules.yaml"),
+        *load_documents(EXAMPLE / "slo-objectives.yaml"),
+    ]
+    rules = by_kind(objects, "PrometheusRule")
+    carried = {obj["metadata"]["annotations"][SOURCE_ANNOTATION]: obj for obj in rules}
+    assert len(carried) == len(rules), "two PrometheusRules name the same source"
+    return carried
+
+
+def test_rules_are_what_prometheus_loads_in_compose(tmp_path: Path) -> None:
+    # What the stack-config service writes for the example's services file, with the
+    # cluster's link bases, in the layout compose mounts (tests/prometheus does the same);
+    # prometheus.yml's own rule_files globs then say which files Prometheus loads.
+    services_file = overlay.SERVICES_FILE
+    render.write(
+        tmp_path / "stack-config",
+        rendered(services_file, cluster.RUNBOOK_BASE_URL, cluster.GRAFANA_URL),
     )
-    assert loaded, "prometheus.yml loads no rule file"
-    objects = by_kind(load_documents(BASE / "prometheus-rules.yaml"), "PrometheusRule")
-    carried = {obj["metadata"]["annotations"][SOURCE_ANNOTATION]: obj for obj in objects}
-    assert sorted(carried) == [str(path.relative_to(REPO)) for path in loaded]
+    loaded = sorted(
+        path for pattern in PROMETHEUS_CONFIG["rule_files"] for path in tmp_path.glob(pattern)
+    )
+    assert len(loaded) == len(list((REPO / "prometheus" / "rules").glob("*.rules.yml"))) + 1
+    sources_of = {path: f"prometheus/rules/{path.name}" for path in loaded}
+    sources_of[tmp_path / "stack-config" / render.OBJECTIVES_FILE] = str(
+        services_file.relative_to(REPO)
+    )
+    carried = _carried_rules()
+    assert sorted(carried) == sorted(sources_of.values())
     for path in loaded:
-        source_groups = yaml.safe_load(path.read_text())["groups"]
-        assert carried[str(path.relative_to(REPO))]["spec"]["groups"] == source_groups, path
+        groups = yaml.safe_load(path.read_text())["groups"]
+        assert carried[sources_of[path]]["spec"]["groups"] == groups, path
+    objectives = carried[str(services_file.relative_to(REPO))]
+    assert objectives["metadata"]["namespace"] == cluster.SAMPLE_NAMESPACE
+    assert objectives["spec"]["groups"][0]["rules"], "the example's services have no objectives"
+
+
+def test_rules_differ_from_the_committed_ones_only_in_their_link_bases() -> None:
+    dashboards = {
+        json.loads(path.read_text())["uid"]
+        for path in (REPO / "grafana" / "dashboards").glob("*.json")
+    }
+    alerts = 0
+    for source, obj in _carried_rules().items():
+        if not source.startswith("prometheus/rules/"):
+            continue
+        committed = yaml.safe_load((REPO / source).read_text())["groups"]
+        carried = obj["spec"]["groups"]
+        for group, original in zip(carried, committed, strict=True):
+            for rule, rule_original in zip(group["rules"], original["rules"], strict=True):
+                if "alert" not in rule:
+                    assert rule == rule_original
+                    continue
+                alerts += 1
+                annotations = rule["annotations"]
+                runbook = annotations.pop("runbook_url")
+                assert runbook == f"{cluster.RUNBOOK_BASE_URL}/{rule['alert']}.md"
+                assert (REPO / "docs" / "runbooks" / f"{rule['alert']}.md").is_file(), runbook
+                link = annotations.pop("dashboard_url")
+                assert link.startswith(f"{cluster.GRAFANA_URL}/d/"), link
+                assert link.removeprefix(f"{cluster.GRAFANA_URL}/d/").split("?")[0] in dashboards
+                for key in ("runbook_url", "dashboard_url"):
+                    rule_original["annotations"].pop(key)
+                assert rule == rule_original
+    assert alerts
 
 
 def test_alert_sources_are_not_carried_besides_their_generated_rules() -> None:
@@ -148,16 +214,6 @@ def test_sidecar_pod_monitor_is_the_sidecar_job() -> None:
     assert monitor["spec"]["namespaceSelector"] == {"any": True}
 
 
-def test_sample_service_monitor_is_the_sample_service_job() -> None:
-    job = _job("sample_service")
-    monitor = one(load_documents(EXAMPLE / "servicemonitor.yaml"), "ServiceMonitor")
-    (endpoint,) = monitor["spec"]["endpoints"]
-    assert not job.get("honor_labels", False)
-    assert "honorLabels" not in endpoint
-    assert _relabeled_service_name(endpoint) == job["static_configs"][0]["labels"]["service_name"]
-    assert endpoint["interval"] == PROMETHEUS_CONFIG["global"]["scrape_interval"]
-
-
 def test_chart_self_monitors_get_their_service_name() -> None:
     values = yaml.safe_load((DEPLOY / "kube-prometheus-stack-values.yaml").read_text())
     for job, chart_key in monitors.CHART_SCRAPED.items():
@@ -169,7 +225,8 @@ def test_operator_objects_carry_the_prometheus_selector_label() -> None:
     for path in (
         BASE / "prometheus-rules.yaml",
         BASE / "sidecar-podmonitor.yaml",
-        EXAMPLE / "servicemonitor.yaml",
+        EXAMPLE / "servicemonitors.yaml",
+        EXAMPLE / "slo-objectives.yaml",
     ):
         for obj in load_documents(path):
             assert obj["metadata"]["labels"]["release"] == cluster.KPS_RELEASE, path
@@ -186,6 +243,15 @@ def test_a_scrape_job_without_a_kubernetes_home_stops_generation(
 
 def _job_names() -> list[str]:
     return [job["job_name"] for job in PROMETHEUS_CONFIG["scrape_configs"]]
+
+
+def test_every_scrape_job_has_a_row_in_the_readme() -> None:
+    # deploy/kubernetes/README.md says where each job went; a new job needs its row.
+    text = (DEPLOY / "README.md").read_text()
+    section = text.split("## Scrape jobs and `service_name`", 1)[1].split("\n## ", 1)[0]
+    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    named = {job for cell in first_cells for job in re.findall(r"`([^`]+)`", cell)}
+    assert set(_job_names()) <= named, set(_job_names()) - named
 
 
 def test_a_datasource_without_an_in_cluster_url_stops_generation(
@@ -224,7 +290,9 @@ def test_prometheus_flags_of_compose_carry_over() -> None:
     ]
     assert spec["enableOTLPReceiver"] == ("--web.enable-otlp-receiver" in flags)
     features = [f.split("=", 1)[1] for f in flags if f.startswith("--enable-feature=")]
-    assert spec.get("enableFeatures", []) == features
+    # Compose polls its rendered rule files; the operator's config-reloader reloads instead.
+    assert "auto-reload-config" in features
+    assert spec.get("enableFeatures", []) == [f for f in features if f != "auto-reload-config"]
     exemplars = PROMETHEUS_CONFIG["storage"]["exemplars"]["max_exemplars"]
     assert spec["exemplars"] == {"maxSize": exemplars}
     otlp = PROMETHEUS_CONFIG["otlp"]
@@ -232,6 +300,34 @@ def test_prometheus_flags_of_compose_carry_over() -> None:
         "promoteResourceAttributes": otlp["promote_resource_attributes"],
         "translationStrategy": otlp["translation_strategy"],
     }
+
+
+def test_a_rule_file_prometheus_would_not_find_stops_generation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = yaml.safe_load(sources.PROMETHEUS_CONFIG.read_text())
+    config["rule_files"].append("rules/extra/*.yml")
+    monkeypatch.setattr(sources, "prometheus_config", lambda: config)
+    with pytest.raises(sources.SourceError, match=r"rules/extra/\*\.yml"):
+        generator.render_all()
+
+
+def test_rules_follow_prometheus_yml_rule_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading fewer of render.py's files carries fewer; without the objectives, none.
+    config = yaml.safe_load(sources.PROMETHEUS_CONFIG.read_text())
+    config["rule_files"] = ["stack-config/prometheus/rules/health.rules.yml"]
+    monkeypatch.setattr(sources, "prometheus_config", lambda: config)
+    assert [r["metadata"]["name"] for r in rules.prometheus_rules()] == ["obs-stack-health"]
+    assert rules.objectives_rule(overlay.SERVICES_FILE, cluster.SAMPLE_NAMESPACE) == []
+
+
+@pytest.mark.parametrize("setting", ["RUNBOOK_BASE_URL", "GRAFANA_URL"])
+def test_a_malformed_link_base_stops_generation(
+    monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setattr(cluster, setting, "runbooks.example.com/x")
+    with pytest.raises(sources.SourceError, match=f"cluster.{setting}"):
+        generator.render_all()
 
 
 def test_an_unknown_prometheus_flag_stops_generation(monkeypatch: pytest.MonkeyPatch) -> None:

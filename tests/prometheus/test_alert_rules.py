@@ -9,15 +9,16 @@ import pytest
 import yaml
 
 from tests.prometheus.rules import (
-    PROMETHEUS_DIR,
     RUNBOOKS_DIR,
     alert_names,
     alert_rules,
     all_rules,
+    generate,
     promtool_alert_cases,
+    render,
+    rendered,
 )
 
-SPEC = yaml.safe_load((PROMETHEUS_DIR / "slo" / "slos.yaml").read_text())
 DASHBOARD_UIDS = {"obs-service-overview", "obs-health", "obs-logs", "obs-stack"}
 ALERTS = alert_rules()
 ALERT_IDS = [f"{rule['alert']}-{rule['labels'].get('severity')}" for rule in ALERTS]
@@ -54,10 +55,9 @@ def test_alert_labels_and_annotations(rule: dict) -> None:
     assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}
     assert "{{" not in annotations["summary"], "summary is a static sentence"
     assert re.search(r"\{\{ (\$labels|\$value|\$externalURL)", annotations["description"])
-    base = SPEC["links"]["runbook_base_url"].rstrip("/")
-    assert annotations["runbook_url"] == f"{base}/{name}.md"
+    assert annotations["runbook_url"] == f"{generate.DEFAULT_RUNBOOK_BASE_URL}/{name}.md"
     dashboard = urlparse(annotations["dashboard_url"])
-    assert f"{dashboard.scheme}://{dashboard.netloc}" == SPEC["links"]["grafana_url"]
+    assert f"{dashboard.scheme}://{dashboard.netloc}" == generate.DEFAULT_GRAFANA_URL
     assert dashboard.path.removeprefix("/d/") in DASHBOARD_UIDS
     assert dashboard.query.startswith("var-service_name=")
 
@@ -107,8 +107,6 @@ def test_recording_rules_of_the_contract_exist() -> None:
         "service_name_http_route:http_server_requests:rate5m",
         "service_name:http_server_request_errors:ratio_rate5m",
         "service_name_http_route:http_server_request_errors:ratio_rate5m",
-        "service_name:slo_availability:objective",
-        "service_name:slo_latency:objective",
     }
     for prefix in ("service_name", "service_name_http_route"):
         for quantile in ("p50", "p95", "p99"):
@@ -117,6 +115,32 @@ def test_recording_rules_of_the_contract_exist() -> None:
         expected.add(f"service_name:slo_availability_errors:ratio_rate{window}")
         expected.add(f"service_name:slo_latency_errors:ratio_rate{window}")
     assert expected - recorded == set()
+
+
+def test_the_objectives_the_rules_read_are_rendered_per_service() -> None:
+    rules = yaml.safe_load(rendered()[render.OBJECTIVES_FILE])["groups"][0]["rules"]
+    series = {(rule["record"], tuple(sorted(rule["labels"].items()))) for rule in rules}
+    service = ("service_name", "sample-service")
+    assert series == {
+        ("slo:objective:ratio", (service, ("slo", "availability"))),
+        ("slo:objective:ratio", (("le", "0.5"), service, ("slo", "latency"))),
+        ("slo:request_rate:min", (service,)),
+        ("symptom:error_ratio:max", (service,)),
+        ("symptom:latency_p99_seconds:max", (service,)),
+        ("service:metrics_target:info", (service,)),
+    }
+    # Every per-service series a committed rule reads is one the renderer writes.
+    read = "\n".join(str(rule["expr"]) for rule in all_rules())
+    for record in {rule["record"] for rule in rules}:
+        assert record in read, f"{record} is rendered but no rule reads it"
+
+
+def test_no_page_waits_on_a_long_for() -> None:
+    # The short window of a multi-window burn rate is the flap guard (SRE
+    # workbook); HealthCheckFailing's minute of failing samples is its own.
+    for rule in alert_rules():
+        if rule["alert"] in ("AvailabilityBudgetBurn", "LatencyBudgetBurn", "HealthCheckFailing"):
+            assert "for" not in rule, rule["alert"]
 
 
 def test_rules_select_services_by_service_name_never_by_job() -> None:

@@ -12,26 +12,40 @@ JOBS = {job["job_name"]: job for job in CONFIG["scrape_configs"]}
 
 def test_every_component_is_scraped_with_a_service_name() -> None:
     assert set(JOBS) == {
-        "sample_service",
+        "services",
         "sidecar",
         "prometheus",
         "alertmanager",
         "otel-collector",
         "loki",
         "tempo",
+        "oncall",
         "grafana",
     }
     for name, job in JOBS.items():
-        for static in job["static_configs"]:
+        for static in job.get("static_configs", []):
             assert static["labels"]["service_name"], name
 
 
+def test_the_services_come_from_what_stack_config_renders() -> None:
+    # render.py labels each target with its service_name (tests/prometheus/test_render.py).
+    assert JOBS["services"]["file_sd_configs"] == [
+        {"files": ["stack-config/prometheus/targets/*.json"]}
+    ]
+    assert "static_configs" not in JOBS["services"]
+    assert CONFIG["rule_files"] == ["stack-config/prometheus/rules/*.rules.yml"]
+
+
 def test_compose_targets() -> None:
-    targets = {name: job["static_configs"][0]["targets"] for name, job in JOBS.items()}
-    assert targets["sample_service"] == ["sample_service:8000"]
+    targets = {
+        name: job["static_configs"][0]["targets"]
+        for name, job in JOBS.items()
+        if "static_configs" in job
+    }
     assert targets["sidecar"] == ["sidecar:9105"]
     assert targets["otel-collector"] == ["otel-collector:8888"]
     assert targets["alertmanager"] == ["alertmanager:9093"]
+    assert targets["oncall"] == ["oncall:9095"]
 
 
 def test_only_the_sidecar_honors_labels() -> None:

@@ -58,16 +58,22 @@ def test_compression_keeps_every_rule_name_label_and_threshold() -> None:
 
 def test_loopback_config_keeps_job_settings_and_drops_absent_components() -> None:
     project = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    targets = {"sidecar": "127.0.0.1:1", "sample_service": "127.0.0.1:2"}
-    config = loopback_prometheus_config(project, targets, "127.0.0.1:3", "r", "1s")
+    targets = {"sidecar": "127.0.0.1:1", "oncall": "127.0.0.1:2"}
+    config = loopback_prometheus_config(
+        project, targets, "127.0.0.1:3", "r", "1s", file_sd_jobs={"services"}
+    )
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"sidecar", "sample_service"}
+    assert set(jobs) == {"sidecar", "oncall", "services"}
     assert jobs["sidecar"]["honor_labels"] is True
     assert jobs["sidecar"]["static_configs"][0]["labels"] == {"service_name": "sidecar"}
-    assert jobs["sample_service"]["static_configs"][0]["targets"] == ["127.0.0.1:2"]
+    assert jobs["oncall"]["static_configs"][0]["targets"] == ["127.0.0.1:2"]
+    original = {job["job_name"]: job for job in project["scrape_configs"]}
+    assert jobs["services"] == original["services"]
     assert config["otlp"] == project["otlp"]
     with pytest.raises(ValueError, match="no job named"):
         loopback_prometheus_config(project, {"nope": "x:1"}, "a:1", "r", "1s")
+    with pytest.raises(ValueError, match="no job named"):
+        loopback_prometheus_config(project, {}, "a:1", "r", "1s", file_sd_jobs={"nope"})
 
 
 def test_fast_alertmanager_timings_touch_only_group_timings() -> None:

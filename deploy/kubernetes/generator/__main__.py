@@ -7,14 +7,26 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.kubernetes.generator import chart_values, grafana, monitors, render, rules, sources
+from deploy.kubernetes.generator import (
+    chart_values,
+    cluster,
+    grafana,
+    monitors,
+    overlay,
+    render,
+    rules,
+    sources,
+)
 
 DEPLOY_DIR = Path(__file__).resolve().parents[1]
 PROG = "deploy.kubernetes.generator"
 
 
 def _prometheus_rules() -> str:
-    return render.documents(rules.prometheus_rules(), "prometheus/prometheus.yml rule_files")
+    return render.documents(
+        rules.prometheus_rules(),
+        "prometheus/rules/ through prometheus/render.py, as prometheus/prometheus.yml loads them",
+    )
 
 
 def _dashboards() -> str:
@@ -36,9 +48,18 @@ def _sidecar_pod_monitor() -> str:
     )
 
 
-def _sample_service_monitor() -> str:
+def _example_service_monitors() -> str:
     return render.documents(
-        [monitors.sample_service_monitor()], "prometheus/prometheus.yml (job sample_service)"
+        monitors.service_monitors(overlay.SERVICES_FILE, overlay.kubernetes_services()),
+        f"deploy/kubernetes/{overlay.NAME}/services.yaml (metrics), its Services and"
+        " prometheus/prometheus.yml (job services)",
+    )
+
+
+def _example_objectives() -> str:
+    return render.documents(
+        rules.objectives_rule(overlay.SERVICES_FILE, cluster.SAMPLE_NAMESPACE),
+        f"deploy/kubernetes/{overlay.NAME}/services.yaml (slo) through prometheus/render.py",
     )
 
 
@@ -56,7 +77,8 @@ OUTPUTS: dict[str, Callable[[], str]] = {
     "base/grafana-dashboards.yaml": _dashboards,
     "base/grafana-datasources.yaml": _datasources,
     "base/sidecar-podmonitor.yaml": _sidecar_pod_monitor,
-    "examples/sample-service/servicemonitor.yaml": _sample_service_monitor,
+    f"{overlay.NAME}/servicemonitors.yaml": _example_service_monitors,
+    f"{overlay.NAME}/slo-objectives.yaml": _example_objectives,
     "kube-prometheus-stack-values.yaml": _chart_values,
 }
 

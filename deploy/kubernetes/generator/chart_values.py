@@ -39,8 +39,13 @@ _OPERATOR_FLAGS = {
     "--storage.tsdb.path",
     "--web.listen-address",
     "--storage.tsdb.retention.time",
+    "--config.auto-reload-interval",
 }
 _FEATURE_FLAG = "--enable-feature"
+# Compose has Prometheus poll its rendered files (no component after `up` may have to
+# call /-/reload); the operator's config-reloader sidecar reloads Prometheus whenever a
+# PrometheusRule or monitor changes, so the polling would only repeat its work.
+OPERATOR_RELOADS = {"auto-reload-config"}
 # rule_files -> PrometheusRule objects, scrape_configs -> monitors; the operator wires
 # Alertmanager itself.
 _ELSEWHERE = {"rule_files", "scrape_configs", "alerting"}
@@ -71,7 +76,12 @@ def prometheus_spec() -> dict[str, Any]:
             f"{sources.COMPOSE_FILE}: Prometheus flags {sorted(unknown)} have no Kubernetes"
             " counterpart; add them to deploy/kubernetes/generator/chart_values.py"
         )
-    features = [f for value in flags.get(_FEATURE_FLAG, []) for f in value.split(",")]
+    features = [
+        feature
+        for value in flags.get(_FEATURE_FLAG, [])
+        for feature in value.split(",")
+        if feature not in OPERATOR_RELOADS
+    ]
     if features:
         spec["enableFeatures"] = features
     storage = config.get("storage", {})

@@ -68,7 +68,19 @@ PART_OF = {"app.kubernetes.io/part-of": "obs-stack"}
 SIDECAR_POD_LABEL = ("obs-stack/sidecar", "true")
 SIDECAR_PORT_NAME = "sidecar-http"
 
-# The example workload (examples/sample-service): scraped through its Service.
+# The example overlay (examples/sample-service) runs in this namespace, and so does the
+# PrometheusRule with the objectives of its services file: beside the workload, as a
+# team would keep its own (the chart's Prometheus reads rules from every namespace).
 SAMPLE_NAMESPACE = "sample-service"
-SAMPLE_APP_LABEL = ("app.kubernetes.io/name", "sample-service")
-SAMPLE_PORT_NAME = "http"
+
+# Alert links. Every notification carries them out of the cluster, so they must open
+# where the on-call person is; prometheus/render.py writes them exactly as for compose,
+# from these two bases (deploy/kubernetes/README.md, "Alert links"):
+# - runbook_url: <RUNBOOK_BASE_URL>/<Alert>.md, a page of docs/runbooks/. The default is
+#   compose's own runbook server, which `docker compose up -d oncall` starts from any
+#   checkout; a team points it at its forge's view of docs/runbooks instead, the way
+#   kube-prometheus-stack's defaultRules.runbookUrl points at a published site.
+# - dashboard_url: Grafana through `kubectl -n monitoring port-forward
+#   svc/kube-prometheus-stack-grafana 3000:80`; an ingress's URL instead, if you have one.
+RUNBOOK_BASE_URL = "http://127.0.0.1:9095/runbooks"
+GRAFANA_URL = "http://127.0.0.1:3000"

@@ -14,7 +14,9 @@ HEADER = (
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # A repeated label set is written out: no &anchor for a reader (or a tool) to chase.
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
