@@ -4,19 +4,22 @@ and the alert inbox (what Alertmanager delivered when no receiver is configured)
 from __future__ import annotations
 
 from grafana.dashgen.contract import (
+    ACCESS_LOG_COLLAPSED,
     INBOX_LAST_HEARTBEAT,
     INBOX_NOTIFICATIONS,
     INBOX_REJECTED,
     INBOX_SERVICE,
     INBOX_SOURCE,
     LOG_BACKLOG,
+    LOG_FILES_REFUSED,
+    LOG_HELD_OPEN,
     LOG_LAST_SHIPPED,
     LOG_LINES_DROPPED,
     LOG_LINES_READ,
     LOG_LINES_SHIPPED,
     LOG_SHIP_DURATION,
     LOG_SHIP_REQUESTS,
-    LOG_SPOOL,
+    LOG_SOURCE_STALLED,
     LOGS_UID,
     STACK_UID,
 )
@@ -47,13 +50,45 @@ def _sidecar_row() -> Row:
                 links=(Link("Logs of this service", LOGS_UID),),
             ),
             timeseries(
-                "Backlog and spool",
-                "Bytes read but not yet shipped (backlog) and bytes buffered on disk while "
-                "Loki is unreachable (spool).",
+                "Backlog and files held open",
+                "Bytes written to the log files and not yet acknowledged by Loki (backlog), "
+                "and the size of rotated-away and deleted files the sidecar keeps open until "
+                "they are shipped. There is no disk spool: unshipped lines wait in the files, "
+                "and a deleted one holds its disk space until it is drained.",
                 "bytes",
                 PROM,
                 Query(sum_by(SOURCE, sel(LOG_BACKLOG, SERVICE)), legend="backlog {{source}}"),
-                Query(sum_by(SOURCE, sel(LOG_SPOOL, SERVICE)), legend="spool {{source}}"),
+                Query(
+                    sum_by(("state",), sel(LOG_HELD_OPEN, SERVICE)),
+                    legend="held open: {{state}}",
+                ),
+            ),
+            timeseries(
+                "Stalled sources",
+                "1 while a source has a backlog and nothing was acknowledged for "
+                "stall_after_seconds although Loki answers (LogShippingStalled follows).",
+                "short",
+                PROM,
+                Query(f"max by (source) ({sel(LOG_SOURCE_STALLED, SERVICE)})", legend="{{source}}"),
+                min=0,
+                max=1,
+                thresholds=Thresholds("green", ((1, "red"),)),
+            ),
+            timeseries(
+                "Files refused and access-log series collapsed",
+                "Matched paths the sidecar will not tail (symlink outside the allowed roots, "
+                "not a regular file, /proc or /sys), and access-log requests recorded under a "
+                "catch-all label to bound the series (route_too_long, max_routes, max_series), "
+                "per second by reason.",
+                "cps",
+                PROM,
+                # One query: the two reason sets do not overlap, and a service with no
+                # access log still gets the refused-files series (0 when all is well).
+                Query(
+                    f"{sum_by(('reason',), rate(LOG_FILES_REFUSED, SERVICE))} or "
+                    f"{sum_by(('reason',), rate(ACCESS_LOG_COLLAPSED, SERVICE))}",
+                    legend="{{reason}}",
+                ),
             ),
             timeseries(
                 "Dropped lines",

@@ -2,12 +2,17 @@
 
 uvicorn runs inside the sidecar's own event loop; its signal handling is disabled so
 SIGTERM reaches the sidecar's shutdown (flush, then checkpoint) instead of uvicorn's.
+
+/health/ready is the sidecar's own health (application/health+json): 503 `fail` while a
+loop is not running; 200 `warn` with a `shipping:<source>` entry for each stalled
+source (it still serves, and a restart would not help); else 200 `pass`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -16,9 +21,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sidecar.health.healthjson import MEDIA_TYPE
+from sidecar.shipping.stall import SourceStatus
+
+Readiness = Callable[[], tuple[bool, Sequence[SourceStatus]]]
+
+
+def readiness_body(ready: bool, sources: Sequence[SourceStatus]) -> tuple[int, dict[str, Any]]:
+    if not ready:
+        return 503, {"status": "fail", "output": "a sidecar loop is not running"}
+    stalled = [s for s in sources if s.stalled]
+    body: dict[str, Any] = {"status": "warn" if stalled else "pass"}
+    if stalled:
+        body["checks"] = {
+            f"shipping:{s.source}": [{"status": "warn", "output": s.output}] for s in stalled
+        }
+    return 200, body
+
 
 def build_app(
-    registry: CollectorRegistry, ready: Callable[[], bool], extra_routes: Sequence[BaseRoute]
+    registry: CollectorRegistry, ready: Readiness, extra_routes: Sequence[BaseRoute]
 ) -> Starlette:
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -27,9 +49,8 @@ def build_app(
         return JSONResponse({"status": "pass"})
 
     async def ready_route(_: Request) -> Response:
-        if ready():
-            return JSONResponse({"status": "pass"})
-        return JSONResponse({"status": "fail"}, status_code=503)
+        status, body = readiness_body(*ready())
+        return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
     routes: list[BaseRoute] = [
         Route("/metrics", metrics, methods=["GET"]),

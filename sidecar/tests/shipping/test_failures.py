@@ -110,7 +110,7 @@ async def test_loki_down_pauses_reading_keeps_checkpoint_and_stays_healthy(harne
         await asyncio.sleep(0.5)
         read = harness.metric(sidecar, "sidecar_log_lines_read_total")
         assert 0 < read < total  # reading paused once the buffer filled
-        assert sidecar.budget.used <= limit + 16 * 1024
+        assert sidecar.shipping.budget.used <= limit + 16 * 1024
         assert harness.metric(sidecar, "sidecar_log_lines_dropped_total", reason="rejected") == 0
         assert max(_offset(harness), 0) == 0
         async with httpx.AsyncClient() as client:

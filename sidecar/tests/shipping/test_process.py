@@ -232,3 +232,109 @@ def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
     # Re-sends carried the same timestamps, so Loki collapsed them: no duplicates stored.
     assert len(received) == total
     assert not loki.refused
+
+
+def _metric(port: int, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def _wait(predicate, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_2_loki_down_with_a_100_mb_backlog_leaves_the_sidecar_idle(tmp_path):
+    """Finding 2: the batch loop waited with a zero timeout and burnt a core."""
+    import psutil
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    line = json.dumps({"level": "info", "message": "x" * 180}).encode() + b"\n"
+    with (logs / "app.log").open("wb") as handle:
+        for _ in range(100):
+            handle.write(line * (1_000_000 // len(line)))
+    port = free_port()
+    dead = f"http://127.0.0.1:{free_port()}/loki/api/v1/push"  # nothing listens: Loki down
+    config = {
+        "server": {"port": port},
+        "loki": {"url": dead},  # default batching and backoff, as deployed
+        "shipping": {"positions_file": str(tmp_path / "positions.json")},
+        "sources": [{"name": "app", "service_name": "svc", "paths": [str(logs / "*")]}],
+    }
+    (tmp_path / "sidecar.yaml").write_text(yaml.safe_dump(config))
+    process = _start(tmp_path / "sidecar.yaml", tmp_path / "sidecar.out")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/ready")
+        _wait(
+            lambda: _metric(port, "sidecar_log_ship_requests_total", outcome="error") >= 4,
+            "4 failed pushes",
+        )
+
+        def paused() -> bool:
+            before = _metric(port, "sidecar_log_lines_read_total")
+            time.sleep(1.0)
+            return before > 0 and _metric(port, "sidecar_log_lines_read_total") == before
+
+        _wait(paused, "reading paused on the full buffer")
+        sidecar = psutil.Process(process.pid)
+        cpu_before = sum(sidecar.cpu_times()[:2])
+        started = time.monotonic()
+        time.sleep(30)
+        share = (sum(sidecar.cpu_times()[:2]) - cpu_before) / (time.monotonic() - started)
+        assert _metric(port, "sidecar_log_lines_shipped_total") == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    print(f"CPU while Loki is down with a 100 MB backlog: {share:.2%} of a core over 30 s")
+    assert share <= 0.02, f"{share:.1%} of a core while Loki is down"
+
+
+def test_3_symlinks_out_of_the_roots_proc_files_and_fifos_are_refused(tmp_path, loki):
+    """Finding 3: a symlink shipped a file from elsewhere; /proc/self/environ spun the loop."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.log").write_text('{"message": "SECRET"}\n')
+    (logs / "app.log").write_text('{"message": "from the app"}\n')
+    (logs / "secret.log").symlink_to(outside / "secret.log")
+    (logs / "environ.log").symlink_to("/proc/self/environ")
+    os.mkfifo(logs / "pipe.log")
+    port = free_port()
+    config = _write_config(tmp_path, loki, port)
+    out = tmp_path / "sidecar.out"
+    process = _start(config, out)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/ready")
+
+        def refused(reason: str) -> float:
+            return _metric(port, "sidecar_log_files_refused_total", reason=reason)
+
+        _wait(
+            lambda: (
+                (refused("outside_roots"), refused("pseudo_fs"), refused("not_regular"))
+                == (1, 1, 1)
+            ),
+            "each path refused once",
+        )
+        _wait(lambda: loki.lines(), "the app's line")
+        assert httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _messages(loki) == ["from the app"]
+    assert not any("PATH=" in line for line in loki.lines())
+    warnings = [x for x in out.read_text().splitlines() if "not tailing a matched path" in x]
+    assert len(warnings) == 3  # once per file, not once per scan

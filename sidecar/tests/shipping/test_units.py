@@ -12,7 +12,7 @@ from sidecar.shipping.labels import render
 from sidecar.shipping.loki_client import LokiClient, parse_retry_after
 from sidecar.shipping.positions import Position, PositionsStore
 from sidecar.shipping.rejections import dropped_by_reason
-from sidecar.shipping.tailer import Tailer
+from sidecar.shipping.tailer import Tailer, new_generation, position_fits, resumed_generation
 from sidecar.shipping.timestamps import parse_epoch, parse_rfc3339
 
 from sidecar.config import LokiConfig
@@ -57,8 +57,8 @@ def test_positions_are_written_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(positions_module.os, "fsync", fsync)
     monkeypatch.setattr(positions_module.os, "replace", replace)
     store = PositionsStore(tmp_path / "state" / "positions.json")
-    saved = {"app/1:2": Position("/x.log", 42, "ab", 3, [(40, 7)])}
-    store.save(saved)
+    saved = {"app/1:2": Position("/x.log", 42, "ab", 3, [(40, 7)], observed=42)}
+    store.save(saved, 1)
     assert calls == ["fsync-file", "rename", "fsync-dir"]
     assert store.load() == saved
     assert [p.name for p in (tmp_path / "state").iterdir()] == ["positions.json"]
@@ -71,18 +71,23 @@ def test_unreadable_positions_restart_from_zero(tmp_path):
 
 
 def _tailer(path: Path, resume: Position | None = None, max_line: int = 1024) -> Tailer:
-    return Tailer("k", str(path), os.open(path, os.O_RDONLY), max_line, 64, resume)
+    fd = os.open(path, os.O_RDONLY)
+    if resume is not None and position_fits(fd, resume):
+        generation = resumed_generation(fd, resume)
+    else:
+        generation = new_generation(fd)
+    return Tailer("k", str(path), fd, max_line, 64, generation)
 
 
 def test_resume_checks_offset_and_fingerprint(tmp_path):
     path = tmp_path / "a.log"
     path.write_bytes(b"one\ntwo\nthree\n")
     first = _tailer(path)
-    good = Position(str(path), 8, first.fp, first.fp_len)
+    good = Position(str(path), 8, first.gen.fp, first.gen.fp_len)
     first.close()
     resumed = _tailer(path, good)
     assert resumed.read_offset == 8
-    assert resumed.read_chunk().lines == [b"three"]
+    assert resumed.reader.read_chunk().lines == [b"three"]
     resumed.close()
     past_end = _tailer(path, Position(str(path), 99, good.fingerprint, good.fingerprint_len))
     assert past_end.read_offset == 0
@@ -97,11 +102,11 @@ def test_lines_carry_offsets_across_chunks_and_partial_is_held(tmp_path):
     path.write_bytes(b"a" * 100 + b"\nbb\ncc")  # chunk size 64 splits the first line
     tailer = _tailer(path)
     lines = []
-    while (chunk := tailer.read_chunk()) is not None:
+    while (chunk := tailer.reader.read_chunk()) is not None:
         lines.extend(zip(chunk.lines, chunk.starts(), strict=True))
     assert lines == [(b"a" * 100, 0), (b"bb", 101)]
-    assert tailer.held_bytes == 2
-    partial = tailer.take_partial()
+    assert tailer.reader.held_bytes == 2
+    partial = tailer.reader.take_partial()
     assert list(zip(partial.lines, partial.starts(), strict=True)) == [(b"cc", 104)]
     assert partial.end_offset == 106
     tailer.close()
@@ -111,10 +116,13 @@ def test_truncation_is_detected(tmp_path):
     path = tmp_path / "a.log"
     path.write_bytes(b"one\ntwo\n")
     tailer = _tailer(path)
-    tailer.read_chunk()
-    assert not tailer.refresh()
+    tailer.reader.read_chunk()
+    assert tailer.refresh() is None
     path.write_bytes(b"x\n")
-    assert tailer.refresh()
+    ended = tailer.refresh()
+    assert ended is not None
+    assert ended.resume_at == 8  # a copy would continue after "two"
+    assert tailer.read_offset == 0
     tailer.close()
 
 
@@ -122,16 +130,16 @@ def test_read_time_anchor_is_reused_below_the_floor(tmp_path):
     path = tmp_path / "a.log"
     path.write_bytes(b"a\nb\n")
     tailer = _tailer(path)
-    ts_a, created = tailer.read_time(0, now_ns=1_000, anchor_every_ns=10)
+    ts_a, created = tailer.gen.read_time(0, now_ns=1_000)
     assert (ts_a, created) == (1_000, True)
-    assert tailer.read_time(2, now_ns=1_005, anchor_every_ns=10) == (1_002, False)
+    assert tailer.gen.read_time(2, now_ns=1_005) == (1_002, False)
     saved = tailer.position()
     tailer.close()
     # After a restart, lines that may have been sent keep the persisted anchor.
     again = _tailer(
         path, Position(str(path), 0, saved.fingerprint, saved.fingerprint_len, saved.anchors)
     )
-    assert again.read_time(2, now_ns=9_999_999, anchor_every_ns=10) == (1_002, False)
+    assert again.gen.read_time(2, now_ns=9_999_999_999) == (1_002, False)
     again.close()
 
 

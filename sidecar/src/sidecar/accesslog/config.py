@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# A longer http_route is not a template; it is recorded as "unmatched".
+MAX_ROUTE_LENGTH = 200
 # `{name}` matches one path segment; `{name:path}` matches the rest of the path.
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
 
@@ -61,6 +63,10 @@ class AccessLogConfig(BaseModel):
     # further new ones are recorded as "unmatched"; protects Prometheus from a service that
     # logs raw paths there.
     max_routes: Annotated[int, Field(ge=1)] = 100
+    # Label sets (method, route, status) this source may create in all; later new ones
+    # are recorded with http_route="unmatched" (and, if that is new too, as one overflow
+    # series), so no log content can grow /metrics without bound.
+    max_series: Annotated[int, Field(ge=10)] = 2000
 
     @field_validator("routes")
     @classmethod
@@ -68,4 +74,7 @@ class AccessLogConfig(BaseModel):
         for route in routes:
             if isinstance(route, str):
                 template_regex(route)
+            name = route if isinstance(route, str) else route.route
+            if len(name) > MAX_ROUTE_LENGTH:
+                raise ValueError(f"route {name[:40]!r}... is over {MAX_ROUTE_LENGTH} characters")
         return routes

@@ -37,6 +37,13 @@ class AccessLogMetrics:
             ["service_name", "reason"],
             registry=registry,
         )
+        self.collapsed = Counter(
+            "sidecar_access_log_collapsed_total",
+            "Access-log requests recorded under a catch-all label value to bound the series "
+            "(route too long, past max_routes, past max_series), by reason.",
+            ["service_name", "reason"],
+            registry=registry,
+        )
         self.skipped = Counter(
             "sidecar_access_log_skipped_total",
             "JSON records in an access-log source that carry no request fields "

@@ -41,10 +41,14 @@ class UnparsedLine(ValueError):
         self.reason = reason
 
 
+# Status codes outside 100-599 are recorded under this one value.
+OTHER_STATUS = "other"
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
-    status_code: int
+    status_code: str  # "100".."599" or OTHER_STATUS
     duration_seconds: float
     route: str | None  # the service's own template, when it logged one
     target: str | None  # the raw path, to be mapped to a template
@@ -94,12 +98,12 @@ def parse_combined_line(line: str, unit: str) -> Request:
     )
 
 
-def _status(value: Any) -> int:
+def _status(value: Any) -> str:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise UnparsedLine(INVALID_VALUE, f"status code {value!r} is not 100-599")
-    return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnparsedLine(INVALID_VALUE, f"status code {value!r} is not a number")
+    return str(value) if 100 <= value <= 599 else OTHER_STATUS
 
 
 def _duration(value: Any, factor: float) -> float:

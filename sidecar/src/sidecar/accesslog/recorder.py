@@ -11,13 +11,14 @@ from prometheus_client import CollectorRegistry
 from sidecar.accesslog.config import AccessLogConfig
 from sidecar.accesslog.metrics import metrics_for
 from sidecar.accesslog.parsers import (
+    OTHER_STATUS,
     UNPARSED_REASONS,
     Request,
     UnparsedLine,
     parse_combined_line,
     parse_json_record,
 )
-from sidecar.accesslog.routes import RouteMapper
+from sidecar.accesslog.routes import UNMATCHED_ROUTE, RouteMapper
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,10 @@ KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
 OTHER_METHOD = "_OTHER"
+MAX_SERIES = "max_series"
+COLLAPSE_REASONS = ("route_too_long", "max_routes", MAX_SERIES)
+# Past max_series, a request whose (method, "unmatched", status) is new too lands here.
+OVERFLOW_KEY = (OTHER_METHOD, UNMATCHED_ROUTE, OTHER_STATUS)
 
 
 class AccessLogRecorder:
@@ -37,13 +42,15 @@ class AccessLogRecorder:
         self._service_name = service_name
         self._metrics = metrics_for(registry)
         self._routes = RouteMapper(config.routes, config.max_routes)
-        self._series: dict[tuple[str, str, int], Any] = {}
+        self._series: dict[tuple[str, str, str], Any] = {}
         self._reasons_logged: set[str] = set()
         # Known label values exist at 0 from the start, so a dashboard shows 0 rather
         # than "No data" and increase() in an alert sees the first bad line.
         for reason in UNPARSED_REASONS[config.format]:
             self._metrics.unparsed.labels(service_name, reason)
         self._metrics.skipped.labels(service_name)
+        for reason in COLLAPSE_REASONS:
+            self._metrics.collapsed.labels(service_name, reason)
 
     def observe(self, line: str, record: Mapping[str, Any] | None) -> None:
         """Record the request in `line` (`record` is its parsed JSON object, or None)."""
@@ -65,17 +72,29 @@ class AccessLogRecorder:
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
         if request.route is not None:
-            route = self._routes.for_record_route(request.route)
+            route, collapsed = self._routes.for_record_route(request.route)
+            if collapsed is not None:
+                self._collapsed(collapsed)
         else:
             assert request.target is not None
             route = self._routes.for_path(request.target)
         key = (method, route, request.status_code)
         series = self._series.get(key)
         if series is None:
+            if len(self._series) >= self._config.max_series:
+                self._collapsed(MAX_SERIES)
+                key = (method, UNMATCHED_ROUTE, request.status_code)
+                series = self._series.get(key) or self._series.get(OVERFLOW_KEY)
+                if series is not None:
+                    return series
+                key = OVERFLOW_KEY
             series = self._series[key] = self._metrics.duration.labels(
-                method, route, str(request.status_code), self._service_name, TELEMETRY_SOURCE
+                *key, self._service_name, TELEMETRY_SOURCE
             )
         return series
+
+    def _collapsed(self, reason: str) -> None:
+        self._metrics.collapsed.labels(self._service_name, reason).inc()
 
     def _count_unparsed(self, exc: UnparsedLine, line: str) -> None:
         self._metrics.unparsed.labels(self._service_name, exc.reason).inc()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from sidecar.accesslog.config import RegexRoute, template_regex
+from sidecar.accesslog.config import MAX_ROUTE_LENGTH, RegexRoute, template_regex
 
 # Every path that no configured route matches is recorded under this one route; the same
 # value the sample service uses (DESIGN.md), so dashboards and alerts see one value
 # whichever source the telemetry came from.
 UNMATCHED_ROUTE = "unmatched"
+ROUTE_TOO_LONG = "route_too_long"
+MAX_ROUTES = "max_routes"
 
 
 class RouteMapper:
@@ -33,11 +35,14 @@ class RouteMapper:
                 return route
         return UNMATCHED_ROUTE
 
-    def for_record_route(self, route: str) -> str:
-        """A route template the service logged itself, admitted up to max_routes of them."""
+    def for_record_route(self, route: str) -> tuple[str, str | None]:
+        """A route template the service logged itself, admitted up to max_routes of them;
+        with why it was not admitted, if it was not."""
         if route in self._record_routes:
-            return route
+            return route, None
+        if len(route) > MAX_ROUTE_LENGTH:
+            return UNMATCHED_ROUTE, ROUTE_TOO_LONG
         if len(self._record_routes) >= self._max_routes:
-            return UNMATCHED_ROUTE
+            return UNMATCHED_ROUTE, MAX_ROUTES
         self._record_routes.add(route)
-        return route
+        return route, None

@@ -1,23 +1,34 @@
-"""Checkpoints on disk: per file, its identity, a fingerprint and the acknowledged offset.
+"""Checkpoints on disk: per file generation, its fingerprint and acknowledged offset.
 
-The file is replaced atomically (temp file, fsync, rename, fsync of the directory), so
-a crash leaves either the old or the new checkpoint, never a torn one.
+Guarantees:
+- The file is replaced atomically (a unique temp file in the same directory, created
+  with O_EXCL|O_NOFOLLOW, fsync, rename, fsync of the directory): a crash leaves the old
+  or the new checkpoint, never a torn one.
+- One writer at a time, and never an older snapshot over a newer one: saves are
+  serialised by a lock and each carries a sequence number.
+- Loading never raises: an unreadable or wrong-shaped file, or an entry with a negative
+  or impossible offset, is logged and moved aside to `<name>.corrupt-<time>`; the entries
+  that were valid are kept and the others' files start from 0 (at-least-once).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from sidecar.shipping.generation import FINGERPRINT_BYTES
+
 log = logging.getLogger(__name__)
 
-FINGERPRINT_BYTES = 1024
-_VERSION = 1
+_VERSION = 2
 
 
 @dataclass
@@ -26,25 +37,15 @@ class Position:
     offset: int
     fingerprint: str
     fingerprint_len: int
-    # (file offset, ns) pairs: the read time given to timestamp-less lines from that
-    # offset on, kept so a re-sent line gets the same timestamp and Loki collapses it.
     anchors: list[tuple[int, int]] = field(default_factory=list)
-
-
-def fingerprint(fd: int, length: int) -> tuple[str, int]:
-    """Hash of the file's first `length` bytes (fewer if it is shorter) and their count."""
-    head = os.pread(fd, length, 0)
-    return hashlib.blake2b(head, digest_size=16).hexdigest(), len(head)
-
-
-def matches(fd: int, position: Position) -> bool:
-    digest, length = fingerprint(fd, position.fingerprint_len)
-    return length == position.fingerprint_len and digest == position.fingerprint
+    observed: int = 0  # access-log metrics position (see generation.py)
 
 
 class PositionsStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
+        self._written = -1  # sequence number of the snapshot on disk
 
     def load(self) -> dict[str, Position]:
         try:
@@ -52,28 +53,38 @@ class PositionsStore:
         except FileNotFoundError:
             return {}
         except (OSError, orjson.JSONDecodeError) as exc:
-            # Unreadable checkpoints: start from 0 (duplicates, which Loki collapses),
-            # rather than from the end (loss).
-            log.error(
-                "positions file unreadable; every file restarts from offset 0",
-                extra={"path": str(self.path), "error": str(exc)},
-            )
+            self._set_aside(f"unreadable: {exc}")
+            return {}
+        files = raw.get("files") if isinstance(raw, dict) else None
+        if not isinstance(files, dict):
+            self._set_aside("not an object with a 'files' object")
             return {}
         positions: dict[str, Position] = {}
-        for key, entry in raw.get("files", {}).items():
-            try:
-                positions[key] = Position(
-                    path=str(entry["path"]),
-                    offset=int(entry["offset"]),
-                    fingerprint=str(entry["fingerprint"]),
-                    fingerprint_len=int(entry["fingerprint_len"]),
-                    anchors=[(int(o), int(t)) for o, t in entry.get("anchors", [])],
-                )
-            except (KeyError, TypeError, ValueError):
-                log.error("ignoring a malformed checkpoint", extra={"key": key})
+        bad: list[str] = []
+        for key, entry in files.items():
+            position = _position(entry)
+            if position is None:
+                bad.append(key)
+            else:
+                positions[key] = position
+        if bad:
+            self._set_aside(f"{len(bad)} malformed entries, e.g. {bad[0]!r}")
         return positions
 
-    def save(self, positions: dict[str, Position]) -> None:
+    def _set_aside(self, why: str) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            aside = Path(f"(could not move: {exc.strerror})")
+        log.error(
+            "positions file is not usable as a whole; the files it cannot place start from "
+            "offset 0 (lines may be sent again, none is skipped)",
+            extra={"path": str(self.path), "problem": why, "moved_to": str(aside)},
+        )
+
+    def save(self, positions: dict[str, Position], sequence: int) -> bool:
+        """Write `positions` unless a snapshot with a higher sequence is already on disk."""
         payload = orjson.dumps(
             {
                 "version": _VERSION,
@@ -84,25 +95,58 @@ class PositionsStore:
                         "fingerprint": p.fingerprint,
                         "fingerprint_len": p.fingerprint_len,
                         "anchors": p.anchors,
+                        "observed": p.observed,
                     }
                     for key, p in positions.items()
                 },
             }
         )
+        with self._lock:
+            if sequence <= self._written:
+                return False
+            self._write(payload)
+            self._written = sequence
+            return True
+
+    def _write(self, payload: bytes) -> None:
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{self.path.name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
-        finally:
+        except BaseException:
             os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
         os.replace(tmp, self.path)
-        dir_fd = os.open(directory, os.O_RDONLY)
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _position(entry: Any) -> Position | None:
+    """A checkpoint entry if every field has a usable value, else None."""
+    if not isinstance(entry, dict):
+        return None
+    try:
+        offset = entry["offset"]
+        length = entry["fingerprint_len"]
+        observed = entry.get("observed", 0)
+        anchors = [(int(o), int(t)) for o, t in entry.get("anchors", [])]
+        values = (offset, length, observed)
+        if any(type(v) is not int or v < 0 for v in values) or length > FINGERPRINT_BYTES:
+            return None
+        if any(o < 0 or t < 0 for o, t in anchors):
+            return None
+        fp = entry["fingerprint"]
+        if not isinstance(fp, str) or not isinstance(entry["path"], str):
+            return None
+        return Position(entry["path"], offset, fp, length, anchors, observed)
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,38 +1,39 @@
-"""One open log file: reads complete lines from an offset, bounded in memory.
+"""One open log file: its inode, the reader on it, and the generation it carries.
 
-A line longer than max_line_bytes keeps only its first max_line_bytes (the rest is
-skipped as it streams past), so even a 1 GB file without a newline costs at most one
-max line plus one read chunk of memory. A partial last line is held until its newline
-arrives; it is only emitted without one when the file is released (rotated away and
-drained, or deleted), because then no newline can ever come.
+Guarantee: the file is read from where its generation's acknowledged lines end, and a
+truncation or a rewritten head is noticed (at every end of file and every scan) and ends
+the generation instead of being read past: the file restarts from 0 in a new one, and
+the old one is handed back so a rotated copy can take it over.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from sidecar.shipping.acks import FileAcks
-from sidecar.shipping.positions import FINGERPRINT_BYTES, Position, fingerprint, matches
+from sidecar.shipping.generation import FINGERPRINT_BYTES, Generation, fingerprint, head_matches
+from sidecar.shipping.linereader import LineReader
+from sidecar.shipping.positions import Position
 
 
-@dataclass(slots=True)
-class Chunk:
-    """Complete lines, contiguous in the file from `start`, without their newlines."""
+def new_generation(fd: int, offset: int = 0) -> Generation:
+    fp, fp_len = fingerprint(fd, FINGERPRINT_BYTES)
+    return Generation(fp, fp_len, FileAcks(offset), observed=offset, resume_at=offset)
 
-    lines: list[bytes]
-    start: int  # file offset of lines[0]
-    end_offset: int | None  # file offset just after the last complete line, if any
-    # index -> bytes cut off a line longer than max_line_bytes (rare, hence a dict)
-    skipped: dict[int, int] | None = None
 
-    def starts(self) -> list[int]:
-        """Each line's file offset (for tests and diagnostics; the hot path sums inline)."""
-        offsets, offset = [], self.start
-        for index, line in enumerate(self.lines):
-            offsets.append(offset)
-            offset += len(line) + 1 + (self.skipped or {}).get(index, 0)
-        return offsets
+def resumed_generation(fd: int, position: Position) -> Generation:
+    gen = new_generation(fd, position.offset)
+    gen.anchors = list(position.anchors)
+    gen.anchor_floor = os.fstat(fd).st_size if gen.anchors else 0
+    gen.observed = max(position.observed, position.offset)
+    return gen
+
+
+def position_fits(fd: int, position: Position) -> bool:
+    """The checkpoint belongs to this file's content and lies within it."""
+    return position.offset <= os.fstat(fd).st_size and (
+        position.offset == 0 or head_matches(fd, position.fingerprint, position.fingerprint_len)
+    )
 
 
 class Tailer:
@@ -43,167 +44,61 @@ class Tailer:
         fd: int,
         max_line_bytes: int,
         chunk_bytes: int,
-        resume: Position | None,
+        generation: Generation,
     ) -> None:
         self.key = key
         self.path = path
         self.fd = fd
-        self.max_line = max_line_bytes
-        self.chunk_bytes = chunk_bytes
-        stat = os.fstat(fd)
-        self.dev_ino = (stat.st_dev, stat.st_ino)
-        self.size = stat.st_size
-        self.opened_mtime = stat.st_mtime
-        self.resumed_from = 0
-        self.anchors: list[tuple[int, int]] = []
-        if resume is not None and resume.offset <= stat.st_size and matches(fd, resume):
-            self.resumed_from = resume.offset
-            self.anchors = list(resume.anchors)
-        self.read_offset = self.resumed_from
-        self.acks = FileAcks(self.resumed_from)
-        # No new read-time anchor below this offset: lines under it may already have
-        # been sent with an older anchor before a restart.
-        self.anchor_floor = stat.st_size if self.anchors else 0
-        self.fp, self.fp_len = fingerprint(fd, FINGERPRINT_BYTES)
-        self._carry = b""
-        self._carry_start = self.read_offset
-        self._discarding = False
-        self._skipped = 0
+        info = os.fstat(fd)
+        self.dev_ino = (info.st_dev, info.st_ino)
+        self.size = info.st_size
+        self.opened_mtime = info.st_mtime
+        self.gen = generation
+        start = min(generation.resume_at, info.st_size)
+        self.reader = LineReader(fd, start, max_line_bytes, chunk_bytes)
         self.detached_at: float | None = None  # monotonic time it left every glob
         self.last_growth = 0.0
-
-    # -- reading -------------------------------------------------------------------
-
-    def read_chunk(self) -> Chunk | None:
-        """The complete lines of the next chunk (maybe none yet), or None at end of file."""
-        data = os.pread(self.fd, self.chunk_bytes, self.read_offset)
-        if not data:
-            return None
-        base = self.read_offset
-        self.read_offset += len(data)
-        max_line = self.max_line
-        lines: list[bytes] = []
-        skipped: dict[int, int] | None = None
-        first = base
-        if self._discarding:
-            newline = data.find(b"\n")
-            if newline < 0:
-                self._skipped += len(data)
-                return Chunk(lines, base, None)
-            lines.append(self._carry)
-            skipped = {0: self._skipped + newline}
-            first = self._carry_start
-            self._carry, self._discarding, self._skipped = b"", False, 0
-            data = data[newline + 1 :]
-            base += newline + 1
-        elif self._carry:
-            data = self._carry + data
-            base = first = self._carry_start
-            self._carry = b""
-        parts = data.split(b"\n")
-        tail = parts.pop()
-        if parts and max(map(len, parts)) > max_line:
-            skipped = skipped or {}
-            for index, part in enumerate(parts):
-                if len(part) > max_line:
-                    skipped[len(lines) + index] = len(part) - max_line
-                    parts[index] = part[:max_line]
-        lines.extend(parts)
-        end = base + len(data) - len(tail)
-        self._carry_start = end
-        if len(tail) > max_line:
-            self._carry, self._discarding = tail[:max_line], True
-            self._skipped = len(tail) - max_line
-        else:
-            self._carry = tail
-        return Chunk(lines, first, end if lines else None, skipped)
-
-    def take_partial(self) -> Chunk | None:
-        """The held unterminated last line, for a file that can never complete it."""
-        if not self._carry and not self._discarding:
-            return None
-        chunk = Chunk(
-            [self._carry],
-            self._carry_start,
-            self.read_offset,
-            {0: self._skipped} if self._skipped else None,
-        )
-        self._carry, self._discarding, self._skipped = b"", False, 0
-        self._carry_start = self.read_offset
-        return chunk
+        self.unlinked = False
 
     @property
-    def held_bytes(self) -> int:
-        return len(self._carry)
-
-    # -- identity and truncation ---------------------------------------------------
-
-    def refresh(self) -> bool:
-        """Re-stat the open file; True when it was truncated or rewritten (copytruncate)."""
-        stat = os.fstat(self.fd)
-        self.size = stat.st_size
-        if stat.st_size < self.read_offset or not self._same_head():
-            return True
-        if self.fp_len < FINGERPRINT_BYTES and stat.st_size > self.fp_len:
-            self.fp, self.fp_len = fingerprint(self.fd, FINGERPRINT_BYTES)
-        return False
-
-    def _same_head(self) -> bool:
-        digest, length = fingerprint(self.fd, self.fp_len)
-        return length == self.fp_len and digest == self.fp
-
-    def restart_from_zero(self) -> None:
-        self.read_offset = 0
-        self.acks = FileAcks(0)
-        self.anchors = []
-        self.anchor_floor = 0
-        self._carry, self._discarding, self._skipped = b"", False, 0
-        self._carry_start = 0
-        self.fp, self.fp_len = fingerprint(self.fd, FINGERPRINT_BYTES)
+    def read_offset(self) -> int:
+        return self.reader.offset
 
     @property
-    def unlinked(self) -> bool:
-        return os.fstat(self.fd).st_nlink == 0
+    def acks(self) -> FileAcks:
+        return self.gen.acks
 
-    # -- read-time timestamps ------------------------------------------------------
-
-    def read_time(self, line_start: int, now_ns: int, anchor_every_ns: int) -> tuple[int, bool]:
-        """A stable timestamp for a line without one, and whether a new anchor was made.
-
-        The anchor (offset, read time) is persisted before the line is sent; the line's
-        timestamp is anchor time + its distance in bytes from the anchor, in ns, so it is
-        the same on every re-send and increases with the offset.
-        """
-        covering: tuple[int, int] | None = None
-        for anchor in reversed(self.anchors):
-            if anchor[0] <= line_start:
-                covering = anchor
-                break
-        if covering is None:
-            fresh = (line_start, now_ns)
-        elif (
-            covering is self.anchors[-1]
-            and line_start > covering[0]
-            and line_start >= self.anchor_floor
-            and now_ns - covering[1] > anchor_every_ns
+    def refresh(self) -> Generation | None:
+        """Re-stat the open file; the ended generation when it was truncated or rewritten."""
+        info = os.fstat(self.fd)
+        self.size = info.st_size
+        self.unlinked = info.st_nlink == 0
+        gen = self.gen
+        if info.st_size < self.reader.offset or (
+            gen.fp_len and not head_matches(self.fd, gen.fp, gen.fp_len)
         ):
-            # Never earlier than what the previous anchor gives this offset: keeps order.
-            fresh = (line_start, max(now_ns, covering[1] + line_start - covering[0]))
-        else:
-            return covering[1] + (line_start - covering[0]), False
-        self.anchors.append(fresh)
-        self.anchors.sort()
-        return fresh[1], True
+            return self.restart_from_zero()
+        if gen.fp_len < FINGERPRINT_BYTES and info.st_size > gen.fp_len:
+            gen.fp, gen.fp_len = fingerprint(self.fd, FINGERPRINT_BYTES)
+        return None
+
+    def restart_from_zero(self) -> Generation:
+        ended = self.retire()
+        self.gen = new_generation(self.fd)
+        self.reader = LineReader(self.fd, 0, self.reader.max_line, self.reader.chunk_bytes)
+        return ended
+
+    def retire(self) -> Generation:
+        """The generation as a successor must continue it: from its last complete line."""
+        gen = self.gen
+        gen.resume_at = self.reader.line_end
+        return gen
 
     def position(self) -> Position:
-        committed = self.acks.committed
-        # Anchors that no longer cover an unacknowledged line are not needed on restart.
-        keep = [a for a in self.anchors if a[0] >= committed]
-        older = [a for a in self.anchors if a[0] < committed]
-        if older:
-            keep.insert(0, older[-1])
-        self.anchors = keep
-        return Position(self.path, committed, self.fp, self.fp_len, list(keep))
+        gen = self.gen
+        return Position(
+            self.path, gen.committed, gen.fp, gen.fp_len, gen.live_anchors(), gen.observed
+        )
 
     def close(self) -> None:
         os.close(self.fd)

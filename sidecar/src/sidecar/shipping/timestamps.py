@@ -1,8 +1,14 @@
-"""Timestamps taken from log records, as integer nanoseconds since the epoch (UTC)."""
+"""Timestamps taken from log records, as integer nanoseconds since the epoch (UTC).
+
+Guarantee: every value returned is one Loki can store, 0 <= ns <= 2**63 - 1 (Loki keeps
+int64 nanoseconds); anything else (before 1970, past 2262, NaN, infinity) is None, which
+the caller counts as bad_timestamp and replaces with the line's read time.
+"""
 
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from datetime import UTC, datetime
 
@@ -12,6 +18,12 @@ _NS = 1_000_000_000
 _prefix_cache: dict[str, int] = {}
 _PREFIX_CACHE_MAX = 4096
 _FRACTION = re.compile(r"[.,](\d+)")
+MAX_NS = 2**63 - 1
+
+
+def storable(ns: int) -> int | None:
+    """`ns` if Loki can store it, else None."""
+    return ns if 0 <= ns <= MAX_NS else None
 
 
 def parse_rfc3339(value: str) -> int | None:
@@ -21,7 +33,8 @@ def parse_rfc3339(value: str) -> int | None:
         seconds = _prefix_cache.get(value[:19])
         millis = value[20:23]
         if seconds is not None and millis.isdigit():
-            return seconds * _NS + int(millis) * 1_000_000
+            ns = seconds * _NS + int(millis) * 1_000_000
+            return ns if 0 <= ns <= MAX_NS else None  # storable(), inline on the hot path
     if len(value) >= 20 and value[10] in "Tt ":
         seconds = _prefix_cache.get(value[:19])
         if seconds is None:
@@ -30,7 +43,7 @@ def parse_rfc3339(value: str) -> int | None:
             nanos, rest = _fraction(value, 19)
             offset = _offset_seconds(rest)
             if offset is not None:
-                return (seconds - offset) * _NS + nanos
+                return storable((seconds - offset) * _NS + nanos)
     return _parse_iso(value)
 
 
@@ -74,29 +87,34 @@ def _parse_iso(value: str) -> int | None:
     return from_datetime(parsed)
 
 
-def from_datetime(parsed: datetime) -> int:
+def from_datetime(parsed: datetime) -> int | None:
     if parsed.tzinfo is None:
         # A zone-less timestamp is read as UTC: the log contract (DESIGN.md) writes UTC.
         parsed = parsed.replace(tzinfo=UTC)
-    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
+    try:
+        delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        return None
+    return storable((delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000)
 
 
 def parse_epoch(value: float) -> int | None:
     """Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude."""
-    if value != value or value <= 0:  # NaN or not after the epoch
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value <= 0:  # not after the epoch
         return None
     if value < 1e11:
-        return int(value * _NS)
+        return storable(int(value * _NS))
     if value < 1e14:
-        return int(value * 1_000_000)
+        return storable(int(value * 1_000_000))
     if value < 1e17:
-        return int(value * 1000)
-    return int(value)
+        return storable(int(value * 1000))
+    return storable(int(value))
 
 
 def parse_with_format(value: str, fmt: str) -> int | None:
     try:
         return from_datetime(datetime.strptime(value, fmt))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None

@@ -1,0 +1,167 @@
+"""Pending entries per stream, cut into batches and handed to senders in stream order.
+
+Guarantees:
+- A batch is cut at batch_max_bytes or once its oldest entry waited batch_max_wait.
+- At most max_in_flight batches per source are out at once, and a stream is in at most
+  STREAM_DEPTH of them (one on the wire, the next encoded behind it and sent only after
+  it finished), so a stream's entries reach Loki in order.
+- Nothing spins: while no batch can go out (no free slot, or every pending stream is at
+  its depth) the loop waits for a sender to finish, with no timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from operator import itemgetter
+
+from sidecar.shipping.budget import BufferBudget
+from sidecar.shipping.config import LokiConfig
+from sidecar.shipping.entries import Entry
+
+log = logging.getLogger(__name__)
+
+STREAM_DEPTH = 2
+_SIZE = itemgetter(4)
+
+Batch = list[tuple[str, list[Entry]]]
+Send = Callable[[Batch, list["asyncio.Future[None]"]], Awaitable[None]]
+
+
+class Batcher:
+    def __init__(self, loki: LokiConfig, budget: BufferBudget, send: Send) -> None:
+        self._max_bytes = loki.batch_max_bytes
+        self._max_wait = loki.batch_max_wait_seconds
+        self._max_in_flight = loki.max_in_flight
+        self._budget = budget
+        self._send = send
+        self.pending: dict[str, list[Entry]] = defaultdict(list)
+        self._pending_bytes = 0
+        self._pending_since: float | None = None
+        self._depth: dict[str, int] = defaultdict(int)
+        self._tail: dict[str, asyncio.Future[None]] = {}
+        self.inflight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._blocked = False
+        self.closing = False
+
+    def staged(self, size: int) -> None:
+        """`size` bytes of entries were added to `pending` (called by the ingest stage)."""
+        self._budget.take(size)
+        self._pending_bytes += size
+        if self._pending_since is None:
+            self._pending_since = time.monotonic()
+            self._wake.set()  # starts the batch_max_wait timer
+        elif self._pending_bytes >= self._max_bytes:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Flush everything pending now, then let run() return once it is all out."""
+        self.closing = True
+        self._wake.set()
+
+    @property
+    def empty(self) -> bool:
+        return self._pending_since is None and not self.inflight
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
+            self._wake.clear()
+            self._dispatch()
+            if self.closing and self.empty:
+                return
+
+    def _timeout(self) -> float | None:
+        if self._pending_since is None or self._blocked or self.closing:
+            return None  # woken by staged(), a finished sender, or close()
+        if len(self.inflight) >= self._max_in_flight:
+            return None
+        return max(0.0, self._max_wait - (time.monotonic() - self._pending_since))
+
+    def _dispatch(self) -> None:
+        self._blocked = False
+        while len(self.inflight) < self._max_in_flight:
+            due = self.closing or (
+                self._pending_since is not None
+                and time.monotonic() - self._pending_since >= self._max_wait
+            )
+            if not due and self._pending_bytes < self._max_bytes:
+                return
+            batch = self._cut()
+            if not batch:
+                self._blocked = self._pending_since is not None
+                return
+            before = []
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            for stream, _ in batch:
+                tail = self._tail.get(stream)
+                if tail is not None and not tail.done():
+                    before.append(tail)
+                self._tail[stream] = done
+            task = asyncio.create_task(self._run_sender(batch, before, done))
+            self.inflight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _cut(self) -> Batch:
+        limit = self._max_bytes
+        size = 0
+        batch: Batch = []
+        pending = self.pending
+        for stream, entries in pending.items():
+            if not entries or self._depth[stream] >= STREAM_DEPTH:
+                continue
+            # Stops at the limit: the pending list can hold the whole buffer.
+            taken = 0
+            for entry in entries:
+                if size >= limit:
+                    break
+                size += entry[4]
+                taken += 1
+            if taken == len(entries):
+                pending[stream] = []
+                batch.append((stream, entries))
+            elif taken:
+                batch.append((stream, entries[:taken]))
+                pending[stream] = entries[taken:]
+            if taken:
+                self._depth[stream] += 1
+            if size >= limit:
+                break
+        self._pending_bytes -= size
+        if not any(pending.values()):
+            self._pending_since = None
+            self._pending_bytes = 0
+        elif batch:
+            self._pending_since = time.monotonic()
+        return batch
+
+    async def _run_sender(
+        self, batch: Batch, before: list[asyncio.Future[None]], done: asyncio.Future[None]
+    ) -> None:
+        size = sum(sum(map(_SIZE, entries)) for _, entries in batch)
+        try:
+            await self._send(batch, before)
+        finally:
+            for stream, _ in batch:
+                self._depth[stream] -= 1
+                if self._tail.get(stream) is done:
+                    del self._tail[stream]
+            done.set_result(None)
+            self._budget.give(size)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not Loki: the stall watch reports the lines left behind.
+            log.error("sender failed", exc_info=task.exception())
+        self._wake.set()
+
+    def cancel(self) -> None:
+        for task in self.inflight:
+            task.cancel()

@@ -1,0 +1,239 @@
+"""A source's open files: new ones, rotation, truncation, and releasing drained ones.
+
+Files are tracked by inode, and their content by generation (generation.py).
+Guarantees:
+- **rename + create**: a renamed file keeps its inode and is read on; a file that left
+  every glob or was deleted stays open until it was quiet for rotate_wait_seconds, fully
+  read and fully acknowledged; only then is it closed (so the kernel keeps a deleted
+  file's data until it is shipped).
+- **copytruncate**: a truncated file restarts from 0 in a new generation; a new file
+  whose content continues a generation (same head fingerprint, same last line read) takes
+  that generation over and goes on from where it stood, with its in-flight lines, so the
+  copy is not sent a second time. While the original is intact, such a copy is not read
+  at all (it holds nothing the original does not).
+- On start, a checkpoint is used by the inode it was written for if its content still
+  fits, else by a file whose content continues it; anything else starts from 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from sidecar.logs import Throttled
+from sidecar.shipping.acks import FileAcks
+from sidecar.shipping.config import ShippingConfig, SourceConfig
+from sidecar.shipping.discovery import DevIno, Discovery
+from sidecar.shipping.generation import Generation, head_matches
+from sidecar.shipping.linereader import Chunk
+from sidecar.shipping.positions import Position
+from sidecar.shipping.selfguard import SelfGuard
+from sidecar.shipping.tailer import Tailer, new_generation, position_fits, resumed_generation
+
+log = logging.getLogger(__name__)
+
+RETIRED_MAX = 64  # ended generations kept per source for a copy to take over
+RETIRED_MIN_SECONDS = 60.0
+
+
+def from_position(position: Position) -> Generation:
+    return Generation(
+        position.fingerprint,
+        position.fingerprint_len,
+        FileAcks(position.offset),
+        anchors=list(position.anchors),
+        observed=max(position.observed, position.offset),
+        resume_at=position.offset,
+    )
+
+
+class FileSet:
+    def __init__(
+        self,
+        source: SourceConfig,
+        shipping: ShippingConfig,
+        discovery: Discovery,
+        guard: SelfGuard,
+        resume: dict[str, Position],
+        flush: Callable[[Tailer, Chunk, bool], None],
+        forget: Callable[[Tailer], int | None],
+    ) -> None:
+        self.source = source
+        self.shipping = shipping
+        self._discovery = discovery
+        self._guard = guard
+        prefix = f"{source.name}/"
+        self._resume = {k: p for k, p in resume.items() if k.startswith(prefix)}
+        self._flush = flush
+        self._forget = forget
+        self.tailers: dict[str, Tailer] = {}
+        self._ignored: set[DevIno] = set()
+        # Ended generations a copy may take over: (expiry, path, generation, the key of
+        # the inode it came from, which cannot take it back).
+        self._retired: list[tuple[float, str, Generation, str]] = []
+        self._retire_for = max(RETIRED_MIN_SECONDS, 2 * shipping.rotate_wait_seconds)
+        self._warn = Throttled(log, 60.0)
+
+    # -- scanning ------------------------------------------------------------------
+
+    def scan(self) -> None:
+        """Find new files, notice rotation, truncation and deletion, release drained files."""
+        by_identity = {t.dev_ino: t for t in self.tailers.values()}
+        found = self._discovery.scan(set(by_identity))
+        fresh: list[tuple[DevIno, str, int]] = []
+        for dev_ino, path in found.items():
+            tailer = by_identity.get(dev_ino)
+            if tailer is not None:
+                tailer.path = path
+                tailer.detached_at = None
+            elif dev_ino not in self._ignored:
+                fd = self._open(dev_ino, path)
+                if fd is not None:
+                    fresh.append((dev_ino, path, fd))
+        # Checkpoints written for these very inodes first, then content matches.
+        undecided = []
+        for dev_ino, path, fd in fresh:
+            position = self._resume.pop(self._key(dev_ino), None)
+            if position is not None and position_fits(fd, position):
+                self._track(dev_ino, path, fd, resumed_generation(fd, position))
+            else:
+                if position is not None:
+                    self._retire(position.path, from_position(position), self._key(dev_ino))
+                undecided.append((dev_ino, path, fd))
+        if self._resume:
+            # Checkpoints of files not found: a copy of one may still turn up.
+            for key, position in self._resume.items():
+                self._retire(position.path, from_position(position), key)
+            self._resume.clear()
+        now = time.monotonic()
+        for tailer in list(self.tailers.values()):
+            self.check(tailer, tailer.dev_ino in found, now)
+        for dev_ino, path, fd in undecided:
+            self._place(dev_ino, path, fd)
+        self._retired = [r for r in self._retired if r[0] > now]
+
+    def _key(self, dev_ino: DevIno) -> str:
+        return f"{self.source.name}/{dev_ino[0]}:{dev_ino[1]}"
+
+    def _open(self, dev_ino: DevIno, path: str) -> int | None:
+        if self._guard.is_own(dev_ino, path):
+            self._ignored.add(dev_ino)
+            log.warning("not tailing the sidecar's own output", extra={"path": path})
+            return None
+        fd = self._discovery.open(path, dev_ino)
+        if fd is not None and _size(fd) == 0:
+            # Nothing to read yet, and nothing to recognise it by (a copy being made, or
+            # a fresh file): looked at again on the next scan.
+            os.close(fd)
+            return None
+        return fd
+
+    def _place(self, dev_ino: DevIno, path: str, fd: int) -> None:
+        for tailer in self.tailers.values():
+            if head_matches(fd, tailer.gen.fp, tailer.gen.fp_len):
+                os.close(fd)  # a copy of a file still read whole: nothing new in it yet
+                return
+        key = self._key(dev_ino)
+        for index, (_, old_path, gen, origin) in enumerate(self._retired):
+            if origin != key and gen.continues_in(fd):
+                del self._retired[index]
+                if gen.anchors and not gen.acks.outstanding:
+                    gen.anchor_floor = _size(fd)
+                log.info(
+                    "file continues an earlier one (rotated copy): not read again",
+                    extra={"path": path, "continues": old_path, "offset": gen.resume_at},
+                )
+                self._track(dev_ino, path, fd, gen)
+                return
+        self._track(dev_ino, path, fd, new_generation(fd))
+
+    def _track(self, dev_ino: DevIno, path: str, fd: int, gen: Generation) -> None:
+        key = self._key(dev_ino)
+        tailer = Tailer(
+            key, path, fd, self.shipping.max_line_bytes, self.shipping.read_chunk_bytes, gen
+        )
+        tailer.last_growth = time.monotonic()
+        self.tailers[key] = tailer
+        log.info("tailing", extra={"path": path, "offset": tailer.read_offset})
+
+    def _retire(self, path: str, gen: Generation, origin: str) -> None:
+        if gen.fp_len == 0:
+            return
+        self._retired.append((time.monotonic() + self._retire_for, path, gen, origin))
+        del self._retired[:-RETIRED_MAX]
+
+    # -- one file ------------------------------------------------------------------
+
+    def check(self, tailer: Tailer, attached: bool, now: float) -> None:
+        before = tailer.size
+        ended = tailer.refresh()
+        if ended is not None:
+            self._warn.warning(
+                ("truncated", tailer.path),
+                "file truncated or rewritten (copytruncate): reading it from 0",
+                extra={"path": tailer.path, "size": tailer.size, "offset": ended.resume_at},
+            )
+            floor = self._forget(tailer)
+            if floor is not None:
+                ended.resume_at = min(ended.resume_at, floor)
+            self._retire(tailer.path, ended, tailer.key)
+        if tailer.size != before:
+            tailer.last_growth = now
+        if attached and not tailer.unlinked:
+            return
+        if tailer.detached_at is None:
+            tailer.detached_at = now
+            log.info("file rotated away or deleted: draining it", extra={"path": tailer.path})
+        quiet = now - tailer.last_growth >= self.shipping.rotate_wait_seconds
+        if not quiet or tailer.read_offset < tailer.size:
+            return
+        partial = tailer.reader.take_partial()
+        if partial is not None:
+            self._flush(tailer, partial, False)
+        # No further part of a held docker line can come: ship what was written of it.
+        self._flush(tailer, Chunk([], tailer.read_offset, tailer.read_offset), True)
+        if tailer.acks.outstanding == 0:
+            tailer.close()
+            del self.tailers[tailer.key]
+            self._forget(tailer)
+            self._retire(tailer.path, tailer.retire(), tailer.key)
+            log.info("released drained file", extra={"path": tailer.path})
+
+    # -- state for checkpoints and gauges -------------------------------------------
+
+    def positions(self) -> dict[str, Position]:
+        out = {key: tailer.position() for key, tailer in self.tailers.items()}
+        for _, path, gen, _origin in self._retired:
+            out[f"{self.source.name}/retired:{gen.fp}:{gen.fp_len}"] = Position(
+                path, gen.committed, gen.fp, gen.fp_len, gen.live_anchors(), gen.observed
+            )
+        return out
+
+    def backlog(self) -> int:
+        """Bytes that can be shipped and are not acknowledged yet: complete lines read
+        and not acknowledged, plus bytes not read yet (a held partial line is neither)."""
+        return sum(
+            max(0, t.reader.line_end - t.acks.committed) + max(0, t.size - t.read_offset)
+            for t in self.tailers.values()
+        )
+
+    def held_open(self) -> tuple[int, int]:
+        """Bytes of rotated-away and of deleted files still open."""
+        rotated = deleted = 0
+        for tailer in self.tailers.values():
+            if tailer.unlinked:
+                deleted += tailer.size
+            elif tailer.detached_at is not None:
+                rotated += tailer.size
+        return rotated, deleted
+
+    def release_all(self) -> None:
+        for tailer in self.tailers.values():
+            tailer.close()
+        self.tailers.clear()
+
+
+def _size(fd: int) -> int:
+    return os.fstat(fd).st_size

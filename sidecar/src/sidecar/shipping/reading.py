@@ -1,0 +1,62 @@
+"""The read loop of one source: chunks from every open file into the ingest stage.
+
+Guarantees: older files are read first (a rotated file's lines precede its
+successor's); reading pauses, never drops, while the shared buffer is full; and the
+loop yields to the event loop after every chunk and sleeps when a round found nothing,
+so no file (a huge one, or one that never ends) can starve the other tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+from sidecar.shipping.budget import BufferBudget
+from sidecar.shipping.files import FileSet
+from sidecar.shipping.ingest import Ingest
+
+
+class ReadLoop:
+    def __init__(
+        self,
+        files: FileSet,
+        ingest: Ingest,
+        budget: BufferBudget,
+        poll_seconds: float,
+        while_paused: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._files = files
+        self._ingest = ingest
+        self._budget = budget
+        self._poll = poll_seconds
+        self._while_paused = while_paused
+        self.closing = False
+
+    async def run(self) -> None:
+        while not self.closing:
+            progressed = await self.round()
+            if self._budget.full:
+                if self._while_paused is not None:
+                    await self._while_paused()
+                await self._budget.wait_for_room()
+            elif not progressed:
+                await asyncio.sleep(self._poll)
+
+    async def round(self) -> bool:
+        progressed = False
+        files = self._files
+        for tailer in sorted(files.tailers.values(), key=lambda t: t.opened_mtime):
+            while not self._budget.full and not self.closing:
+                if tailer.key not in files.tailers:
+                    break
+                chunk = tailer.reader.read_chunk()
+                if chunk is None:
+                    if os.fstat(tailer.fd).st_size < tailer.read_offset:
+                        files.check(tailer, True, time.monotonic())
+                    break
+                progressed = True
+                self._ingest.chunk(tailer, chunk)
+                await asyncio.sleep(0)
+        return progressed
