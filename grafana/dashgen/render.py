@@ -6,13 +6,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from grafana.dashgen import health, logs, service_overview, stack
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from grafana.dashgen import logs, sdk_health, service_overview, stack
 from grafana.dashgen.dashboard import Dashboard
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboards"
-BUILDERS: tuple[Callable[[], Dashboard], ...] = (
+BUILDERS: tuple[Callable[[], object], ...] = (
     service_overview.build,
-    health.build,
+    sdk_health.build,
     logs.build,
     stack.build,
 )
@@ -22,7 +24,12 @@ def rendered() -> dict[str, str]:
     """File name -> JSON text, for every dashboard, in a stable form (sorted keys, newline)."""
     out: dict[str, str] = {}
     for build in BUILDERS:
-        dashboard = build().json()
+        built = build()
+        dashboard = (
+            built.json()
+            if isinstance(built, Dashboard)
+            else json.loads(json.dumps(built, cls=JSONEncoder))
+        )
         out[f"{dashboard['uid']}.json"] = json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
     return out
 

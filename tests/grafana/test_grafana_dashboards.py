@@ -133,7 +133,7 @@ def test_panel_links_point_at_existing_dashboards_and_keep_the_service() -> None
     linked = 0
     for dashboard in dashboards().values():
         for panel in panels(dashboard):
-            for link in panel["links"]:
+            for link in panel.get("links", []):
                 target = re.fullmatch(r"/d/([\w-]+)\?(.*)", link["url"])
                 assert target is not None, link
                 assert target.group(1) in DASHBOARD_UIDS, link
