@@ -6,15 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from grafana_foundation_sdk.cog.encoder import JSONEncoder
-
-from grafana.dashgen import logs, sdk_health, service_overview, stack
+from grafana.dashgen import health, logs, service_overview, stack
 from grafana.dashgen.dashboard import Dashboard
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboards"
-BUILDERS: tuple[Callable[[], object], ...] = (
+BUILDERS: tuple[Callable[[], Dashboard], ...] = (
     service_overview.build,
-    sdk_health.build,
+    health.build,
     logs.build,
     stack.build,
 )
@@ -24,12 +22,7 @@ def rendered() -> dict[str, str]:
     """File name -> JSON text, for every dashboard, in a stable form (sorted keys, newline)."""
     out: dict[str, str] = {}
     for build in BUILDERS:
-        built = build()
-        dashboard = (
-            built.json()
-            if isinstance(built, Dashboard)
-            else json.loads(json.dumps(built, cls=JSONEncoder))
-        )
+        dashboard = build().json()
         out[f"{dashboard['uid']}.json"] = json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
     return out
 
