@@ -1,10 +1,33 @@
 """Names fixed by the cross-team contract (DESIGN.md) that the dashboards read.
 
-Kept in one module so a renamed metric or rule is changed here once, and so the
-tests can tell a contract name from a typo.
+Kept in one module so a renamed metric is changed here once, and so the tests can
+tell a contract name from a typo. Recording-rule names are not written here: they
+come from prometheus/generate.py, which writes the rules, so a renamed rule is
+one edit there.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+RULE_GENERATOR = Path(__file__).resolve().parents[2] / "prometheus" / "generate.py"
+
+
+def _rule_generator() -> ModuleType:
+    """prometheus/generate.py, loaded from its path: prometheus/ holds scripts, not a
+    package (under pytest the name `prometheus` is tests/prometheus)."""
+    spec = importlib.util.spec_from_file_location("prometheus_rule_generator", RULE_GENERATOR)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_RULES = _rule_generator()
 
 # Datasource UIDs provisioned in grafana/provisioning/datasources/ that panels query.
 PROMETHEUS_UID = "prometheus"
@@ -48,24 +71,21 @@ HEALTH_CHECK_STATUS = "sidecar_health_check_status"
 HEALTH_CHECK_DURATION = "sidecar_health_check_duration_seconds"
 HEALTH_STATUS = "sidecar_health_status"
 
-# Recording rules (prometheus/rules).
-RULE_REQUESTS = "service_name:http_server_requests:rate5m"
-RULE_ERROR_RATIO = "service_name:http_server_request_errors:ratio_rate5m"
-RULE_P95 = "service_name:http_server_request_duration_seconds:p95_rate5m"
-
-
-def slo_error_ratio_rule(slo: str, window: str) -> str:
-    """The recorded error ratio of `slo` (availability | latency) over `window`."""
-    return f"service_name:slo_{slo}_errors:ratio_rate{window}"
-
+# Recording rules (prometheus/rules), by the names prometheus/generate.py defines.
+RULE_REQUESTS: str = _RULES.HTTP_REQUESTS_RULE
+RULE_ERROR_RATIO: str = _RULES.HTTP_ERROR_RATIO_RULE
+RULE_P95: str = _RULES.http_latency_rule("p95")
+# The recorded error ratio of an SLO (one of SLOS) over a window.
+slo_error_ratio_rule: Callable[[str, str], str] = _RULES.slo_error_ratio_rule
+SLOS: tuple[str, ...] = _RULES.SLOS
 
 # The objectives, one series per service and SLO (prometheus/render.py writes
 # them from the services file): slo:objective:ratio{service_name, slo}.
-SLO_OBJECTIVE = "slo:objective:ratio"
+SLO_OBJECTIVE: str = _RULES.OBJECTIVE
 
 
 def slo_objective_matcher(slo: str) -> str:
-    """The matcher that picks the objective of `slo` (availability | latency)."""
+    """The matcher that picks the objective of `slo` (one of SLOS)."""
     return f'slo="{slo}"'
 
 

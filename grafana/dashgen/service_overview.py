@@ -12,6 +12,7 @@ from grafana.dashgen.contract import (
     RULE_P95,
     RULE_REQUESTS,
     SLO_OBJECTIVE,
+    SLOS,
     slo_error_ratio_rule,
     slo_objective_matcher,
 )
@@ -38,7 +39,6 @@ TO_HEALTH = Link("Health checks of this service", HEALTH_UID)
 BURN_WINDOWS = ("5m", "1h", "6h", "3d")
 # The window the error budget is accounted over: the longest recorded SLO window.
 BUDGET_WINDOW = "3d"
-SLOS = ("availability", "latency")
 QUANTILES = ((0.5, "p50"), (0.95, "p95"), (0.99, "p99"))
 
 

@@ -6,6 +6,7 @@ the real Prometheus parser and lives in test_grafana_promql.py.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,9 @@ import pytest
 import yaml
 
 from grafana.dashgen.contract import LOKI_STREAM_LABELS, LOKI_STRUCTURED_METADATA, STACK_TAG
+from grafana.dashgen.dashboard import GRID_WIDTH
 from grafana.dashgen.render import rendered, stale, write
+from tests.grafana.grafana_schema import unknown_fields
 from tests.grafana.model import (
     DASHBOARD_DIR,
     DASHBOARD_UIDS,
@@ -62,6 +65,49 @@ def test_every_dashboard_file_parses_and_the_four_fixed_uids_exist() -> None:
         json.loads(path.read_text())
     assert set(dashboards()) == DASHBOARD_UIDS
     assert set(rendered()) == {f"{uid}.json" for uid in DASHBOARD_UIDS}
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_every_field_is_one_grafanas_schema_defines(uid: str) -> None:
+    # A field Grafana does not know is silently ignored: the option meant is not set.
+    assert unknown_fields(dashboards()[uid]) == []
+
+
+def test_schema_check_names_a_misspelled_option_and_a_foreign_query_field() -> None:
+    dashboard = copy.deepcopy(dashboards()["obs-health"])
+    index, panel = next((i, p) for i, p in enumerate(dashboard["panels"]) if p["type"] == "stat")
+    panel["options"]["colourMode"] = "background"
+    panel["targets"][0]["maxLines"] = 100  # a Loki query field, on a Prometheus query
+    assert sorted(unknown_fields(dashboard)) == [
+        f"$.panels[{index}].options.colourMode",
+        f"$.panels[{index}].targets[0].maxLines",
+    ]
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_panel_ids_and_query_ref_ids_are_unique(uid: str) -> None:
+    # Grafana keys panels by id (links, view and edit URLs) and queries by refId.
+    dashboard = dashboards()[uid]
+    ids = [p["id"] for p in dashboard["panels"]]
+    ids += [p["id"] for row in dashboard["panels"] for p in row.get("panels", [])]
+    assert all(isinstance(i, int) and i > 0 for i in ids), ids
+    assert len(ids) == len(set(ids)), ids
+    for panel in panels(dashboard):
+        refs = [t["refId"] for t in panel["targets"]]
+        assert all(refs), panel["title"]
+        assert len(refs) == len(set(refs)), panel["title"]
+
+
+@pytest.mark.parametrize("uid", ALL_DASHBOARDS)
+def test_panels_fit_the_grid_without_overlapping(uid: str) -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in dashboards()[uid]["panels"]:
+        pos = panel["gridPos"]
+        assert 0 <= pos["x"] < pos["x"] + pos["w"] <= GRID_WIDTH, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
 
 
 @pytest.mark.parametrize("uid", ALL_DASHBOARDS)
@@ -133,7 +179,7 @@ def test_panel_links_point_at_existing_dashboards_and_keep_the_service() -> None
     linked = 0
     for dashboard in dashboards().values():
         for panel in panels(dashboard):
-            for link in panel["links"]:
+            for link in panel.get("links", []):
                 target = re.fullmatch(r"/d/([\w-]+)\?(.*)", link["url"])
                 assert target is not None, link
                 assert target.group(1) in DASHBOARD_UIDS, link

@@ -34,7 +34,15 @@ import time
 import httpx
 import pytest
 
-from grafana.dashgen.contract import LOKI_STREAM_LABELS
+from grafana.dashgen.contract import (
+    LOKI_STREAM_LABELS,
+    RULE_ERROR_RATIO,
+    RULE_P95,
+    RULE_REQUESTS,
+    SLO_OBJECTIVE,
+    SLOS,
+    slo_error_ratio_rule,
+)
 from tests.grafana.live_stack import ACCESS_LOG_SERVICE, SERVICE, LiveStack
 from tests.grafana.model import Target, datasource_provisioning, substitute, targets
 from tests.grafana.promql_ast import metric_names, parse
@@ -55,20 +63,14 @@ ACCESS_LOG_SERVICE_SOURCES = {
     "http_server_request_duration_seconds_bucket",
     "http_server_request_duration_seconds_count",
     "http_server_request_duration_seconds_sum",
-    "service_name:http_server_requests:rate5m",
+    RULE_REQUESTS,
     "service_name_http_route:http_server_requests:rate5m",
-    "service_name:http_server_request_errors:ratio_rate5m",
+    RULE_ERROR_RATIO,
     "service_name_http_route:http_server_request_errors:ratio_rate5m",
-    "service_name:http_server_request_duration_seconds:p95_rate5m",
+    RULE_P95,
     # The SLO panels: the generic SLO rules and the objectives of the services file.
-    "slo:objective:ratio",
-    "service_name:slo_availability_errors:ratio_rate3d",
-    "service_name:slo_latency_errors:ratio_rate3d",
-    *(
-        f"service_name:slo_{kind}_errors:ratio_rate{window}"
-        for kind in ("availability", "latency")
-        for window in ("5m", "1h", "6h", "3d")
-    ),
+    SLO_OBJECTIVE,
+    *(slo_error_ratio_rule(slo, window) for slo in SLOS for window in ("5m", "1h", "6h", "3d")),
     "ALERTS",
 }
 

@@ -17,10 +17,12 @@ import time
 
 import pytest
 
+from grafana.dashgen.contract import RULE_REQUESTS, SLO_OBJECTIVE
 from tests.grafana.exposition import PROMETHEUS_SYNTHETIC, exposed, recorded
 from tests.grafana.live_stack import LiveStack
 from tests.grafana.model import LABEL_VALUES, Target, substitute, targets, variable_queries
 from tests.grafana.promql_ast import LINT_VALUES, label_names, metric_names, parse
+from tests.prometheus.rules import generate
 
 Producers = dict[str, dict[str, set[str]]]
 QUERIES = [*targets("prometheus"), *variable_queries()]
@@ -90,6 +92,23 @@ def test_every_label_a_query_uses_exists_on_its_series(
     assert not wrong, "\n".join(wrong)
 
 
+def test_every_rule_name_the_rule_generator_defines_is_recorded() -> None:
+    # The names are defined once, in prometheus/generate.py: the dashboards build their
+    # queries from them, slo.rules.yml is generated from them, and the hand-written
+    # http.rules.yml has to record the http_server ones by the same names.
+    windows = (*generate.RAW_WINDOWS, *generate.AVERAGED_WINDOWS)
+    names = {
+        generate.HTTP_REQUESTS_RULE,
+        generate.HTTP_ERROR_RATIO_RULE,
+        *(generate.http_latency_rule(q) for q in ("p50", "p95", "p99")),
+        *(generate.slo_requests_rule(window) for window in windows),
+        *(generate.slo_errors_rule(slo) for slo in generate.SLOS),
+        *(generate.slo_error_ratio_rule(slo, w) for slo in generate.SLOS for w in windows),
+        generate.OBJECTIVE,
+    }
+    assert sorted(names - set(recorded())) == []
+
+
 @pytest.mark.integration
 def test_producers_are_read_live(producers: Producers) -> None:
     # Guards the guard: each live source really answered with its own series.
@@ -97,8 +116,8 @@ def test_producers_are_read_live(producers: Producers) -> None:
     assert "sidecar_log_lines_read_total" in producers["sidecar /metrics"]
     assert "prometheus_tsdb_head_series" in producers["prometheus /metrics"]
     assert "alertmanager_notifications_total" in producers["alertmanager /metrics"]
-    assert "service_name:http_server_requests:rate5m" in producers["recording rules"]
-    assert "slo:objective:ratio" in producers["recording rules"]
+    assert RULE_REQUESTS in producers["recording rules"]
+    assert SLO_OBJECTIVE in producers["recording rules"]
     assert "oncall_inbox_notifications_total" in producers["oncall /metrics"]
 
 
