@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sample_service.core import log_pipeline
 from sample_service.core.log_config import configure_logging
 from sample_service.core.settings import Settings
 
@@ -21,7 +22,15 @@ RFC3339_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
+    flush_logs()
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def flush_logs() -> None:
+    """Wait for the log writer thread to write what is queued."""
+    pipeline = log_pipeline.current()
+    assert pipeline is not None
+    assert pipeline.flush(timeout=10), "the log writer did not catch up in 10 s"
 
 
 @pytest.mark.usefixtures("restore_logging")
@@ -61,6 +70,7 @@ def test_access_record_fields_and_trace_ids(
     assert record["span_id"] == format(server_span.context.span_id, "016x")
 
     # The same JSON lines go to stdout.
+    flush_logs()
     stdout_records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     assert any(r.get("request_id") == "req-abc" for r in stdout_records)
 

@@ -40,5 +40,5 @@ def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JWT_SECRET", "super-secret-signing-key")
+    monkeypatch.setenv("JWT_SECRET", "super-secret-signing-key-0123456789")
     assert "super-secret-signing-key" not in repr(Settings(_env_file=None))  # type: ignore[call-arg]

@@ -1,18 +1,21 @@
-"""Dependencies: DB session, current user, rate limiter, fault injection, shared clients."""
+"""Dependencies: DB session, current user, rate limits, fault injection, shared clients."""
 
 from __future__ import annotations
 
-import math
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sample_service.api.responses import API_ERRORS
 from sample_service.api.state import AppState
 from sample_service.core.faults import FaultInjector
+from sample_service.core.rate_limit import client_key
 from sample_service.core.security import decode_access_token
 from sample_service.crud import users as users_crud
 from sample_service.models import User
@@ -48,10 +51,10 @@ async def get_current_user(
 ) -> User:
     if credentials is None:
         raise _UNAUTHORIZED
-    subject = decode_access_token(credentials.credentials, state.jwt_secret)
-    if subject is None or not subject.isdigit():
+    user_id = decode_access_token(credentials.credentials, state.jwt_secret)
+    if user_id is None:
         raise _UNAUTHORIZED
-    user = await users_crud.get_by_id(session, int(subject))
+    user = await users_crud.get_by_id(session, user_id)
     if user is None:
         raise _UNAUTHORIZED
     return user
@@ -60,16 +63,31 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def rate_limit(request: Request, state: State) -> None:
-    """429 with Retry-After once the client has used up its requests for the minute."""
-    client = request.client.host if request.client else "unknown"
-    retry_after = state.rate_limiter.hit(client)
+async def _enforce(state: AppState, limit: RateLimitItem, *key: str) -> None:
+    retry_after = await state.rate_limiter.hit(limit, *key)
     if retry_after is not None:
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             detail="rate limit exceeded",
-            headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+            headers={"Retry-After": str(retry_after)},
         )
+
+
+async def rate_limit(request: Request, state: State) -> None:
+    """429 with Retry-After once the client has used up its requests for the minute."""
+    await _enforce(state, state.limits.api, client_key(request.client and request.client.host))
+
+
+async def auth_rate_limit(request: Request, state: State) -> None:
+    """The tighter per-client limit of login, registration and the admin endpoints."""
+    await _enforce(state, state.limits.auth, client_key(request.client and request.client.host))
+
+
+async def account_rate_limit(state: AppState, email: str) -> None:
+    """The per-account limit of login and registration, whatever the client address."""
+    # A digest: the limiter's keys (in Redis, too) should not hold e-mail addresses.
+    account = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+    await _enforce(state, state.limits.account, account)
 
 
 async def inject_faults(request: Request, state: State) -> None:
@@ -103,6 +121,10 @@ FaultAdmin = Annotated[FaultInjector, Depends(require_fault_admin)]
 API_V1_PREFIX = "/api/v1"
 
 
+# The tighter per-client limit of a route: `dependencies=AUTH_LIMIT, responses=AUTH_ERRORS`.
+AUTH_LIMIT = [Depends(auth_rate_limit)]
+
+
 def v1_router(resource: str, tag: str) -> APIRouter:
     """The router of /api/v1/<resource>: rate limited and open to fault injection.
 
@@ -114,4 +136,5 @@ def v1_router(resource: str, tag: str) -> APIRouter:
         prefix=f"{API_V1_PREFIX}/{resource}",
         tags=[tag],
         dependencies=[Depends(rate_limit), Depends(inject_faults)],
+        responses=API_ERRORS,
     )

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sample_service.core.cache import Cache
 from sample_service.core.faults import FaultInjector
 from sample_service.core.metrics import ServiceMetrics
-from sample_service.core.rate_limit import RateLimiter
+from sample_service.core.passwords import PasswordHasher
+from sample_service.core.rate_limit import Limits, RateLimiter
 from sample_service.core.settings import Settings
 
 
@@ -22,6 +23,8 @@ class AppState:
     cache: Cache
     http_client: httpx.AsyncClient
     rate_limiter: RateLimiter
+    limits: Limits
+    passwords: PasswordHasher
     metrics: ServiceMetrics | None
     faults: FaultInjector | None
     jwt_secret: str

@@ -1,4 +1,5 @@
-"""OpenTelemetry tracing: FastAPI, SQLAlchemy and HTTPX instrumentations, OTLP/HTTP export.
+"""OpenTelemetry tracing: the tracer provider, OTLP/HTTP export, and the SQLAlchemy and
+HTTPX instrumentations. The server span of each request is core/request_middleware.py's.
 
 The exporter is configured by the standard OTEL_* variables. With no OTLP endpoint
 in the environment, tracing stays off entirely: no provider, no instrumentation,
@@ -11,9 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 
 import httpx
-from fastapi import FastAPI
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
@@ -24,9 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sample_service import __version__
 from sample_service.core.settings import Settings
-
-# Scrapes and probes would drown the real traffic in the trace store.
-EXCLUDED_URLS = "/metrics,/health/live,/health/ready"
 
 # Encoding a batch to protobuf is pure Python on the exporter thread, and it holds the GIL
 # against the request thread for the whole batch: a batch of 512 spans (the SDK default)
@@ -83,20 +79,12 @@ def create_tracer_provider(
 
 
 def instrument(
-    app: FastAPI, provider: TracerProvider, engine: AsyncEngine, http_client: httpx.AsyncClient
+    provider: TracerProvider, engine: AsyncEngine, http_client: httpx.AsyncClient
 ) -> None:
-    """Trace requests, SQL statements and outgoing HTTP calls of this app only."""
+    """Trace the SQL statements and outgoing HTTP calls of this app only."""
     # Stable HTTP semantic conventions. The instrumentations read this once per process,
     # at their first use, so it is set before any of them runs.
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-    # One server span per request: the per-message "http send/receive" spans add cost and
-    # noise and say nothing the server span does not.
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        excluded_urls=EXCLUDED_URLS,
-        exclude_spans=["receive", "send"],
-    )
     # EngineTracer instruments one engine without patching create_engine globally, so
     # each app (and each test) gets its own, unlike the singleton SQLAlchemyInstrumentor.
     connections_usage = (

@@ -6,13 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from sample_service.schemas.text import StoredText, UnicodeText
+
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: EmailStr = Field(max_length=320)
-    full_name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=8, max_length=128)
+    full_name: StoredText = Field(min_length=1, max_length=100)
+    password: UnicodeText = Field(min_length=8, max_length=128)
 
 
 class UserRead(BaseModel):
@@ -28,7 +30,7 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=1, max_length=128)
+    password: UnicodeText = Field(min_length=1, max_length=128)
 
 
 class Token(BaseModel):
