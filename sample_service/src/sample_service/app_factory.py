@@ -164,9 +164,6 @@ def create_app(
         title=settings.service_name,
         version=__version__,
         lifespan=lifespan,
-        # Starlette's body limit: 413 as soon as Content-Length or the bytes received pass
-        # it, before anything is parsed.
-        max_body_size=settings.max_body_bytes,
         # The server span comes from RequestMiddleware; FastAPI's own native telemetry
         # stays off so no request is traced twice.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -174,7 +171,9 @@ def create_app(
     app.state.service = state
     exception_handlers.register(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # Starlette's body limit, per route so that it answers inside RequestMiddleware:
+        # 413 as soon as Content-Length or the bytes received pass it, before parsing.
+        app.include_router(router, max_body_size=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if settings.cors_origins:
         app.add_middleware(

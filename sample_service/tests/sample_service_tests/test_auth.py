@@ -249,3 +249,14 @@ async def test_a_cancelled_request_keeps_its_slot_until_its_hash_ends() -> None:
     await _until(lambda: hasher._slots.locked() is False)
     assert await hasher.hash("c") == "done"
     hasher.close()
+
+
+def test_a_password_with_surrounding_spaces_logs_in_as_typed(
+    client: TestClient, login: Callable[..., dict[str, str]]
+) -> None:
+    """Registration stripped the password and login did not: such a user was locked out."""
+    login(client, password="  spaced out password  ")
+    stripped = client.post(
+        "/api/v1/auth/token", json={"email": "ada@example.com", "password": "spaced out password"}
+    )
+    assert stripped.status_code == 401

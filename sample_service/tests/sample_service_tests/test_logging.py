@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,80 @@ def test_no_trace_ids_without_a_span(
     assert "trace_id" not in access
     assert "span_id" not in access
     assert len(access["request_id"]) == 32
+
+
+@pytest.fixture
+def stalled_log_file(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """LOG_FILE on a volume that stops answering: every write blocks until the event is set."""
+    resume = threading.Event()
+    write = log_pipeline._AppendFile.write
+
+    def stalled(self: log_pipeline._AppendFile, data: bytes) -> None:
+        assert resume.wait(30), "the test never resumed the log volume"
+        write(self, data)
+
+    monkeypatch.setattr(log_pipeline._AppendFile, "write", stalled)
+    yield resume
+    resume.set()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_stalled_log_volume_does_not_stall_requests(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    make_client: Callable[..., TestClient],
+    stalled_log_file: threading.Event,
+) -> None:
+    log_file = tmp_path / "service.log"
+    configure_logging(make_settings(log_file=str(log_file)))
+    client = make_client()
+    # The writer thread is stuck in a write; requests keep being answered meanwhile.
+    responses = [client.get("/api/v1/items", headers={"X-Request-ID": f"r{n}"}) for n in range(20)]
+    assert [r.status_code for r in responses] == [200] * 20
+    assert not stalled_log_file.is_set()
+    stalled_log_file.set()
+    ids = {
+        r.get("request_id") for r in _records(log_file) if r["logger"] == "sample_service.access"
+    }
+    assert {f"r{n}" for n in range(20)} <= ids  # nothing lost once the volume answers
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_records_past_the_queue_bound_are_counted_and_reported(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    make_client: Callable[..., TestClient],
+    stalled_log_file: threading.Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(log_pipeline, "QUEUE_SIZE", 5)
+    log_file = tmp_path / "service.log"
+    configure_logging(make_settings(log_file=str(log_file)))
+    pipeline = log_pipeline.current()
+    assert pipeline is not None
+    pipeline.queue_size = 5
+    client = make_client()
+    for _ in range(30):
+        assert client.get("/api/v1/items").status_code == 200
+    dropped = pipeline.dropped
+    assert dropped >= 30 - 5 - 1  # the writer holds one batch; the queue holds 5
+    metrics = client.get("/metrics").text
+    assert f"log_records_dropped_total {float(dropped)}" in metrics
+    dropped = pipeline.dropped  # the scrape's own access record was dropped too
+    stalled_log_file.set()
+    [report] = [r for r in _records(log_file) if r["logger"] == "sample_service.logging"]
+    assert report["level"] == "warning"
+    assert report["dropped_records"] == dropped
+    assert report["message"] == f"dropped {dropped} log records: the log writer fell behind"
+
+
+def test_stdout_pieces_are_whole_lines_within_pipe_buf() -> None:
+    """Several gunicorn workers share one stdout pipe: a write of at most PIPE_BUF bytes is
+    atomic there, so no worker's line is cut by another's."""
+    lines = [f"line {n} " + "x" * 300 for n in range(100)]
+    chunks = log_pipeline._chunks(lines, 4096)
+    assert "".join(chunks) == "\n".join(lines) + "\n"
+    assert all(len(chunk.encode()) <= 4096 for chunk in chunks)
+    assert all(chunk.endswith("\n") for chunk in chunks)
+    long_line = "y" * 10_000
+    assert log_pipeline._chunks(["a", long_line, "b"], 4096) == ["a\n", long_line + "\n", "b\n"]

@@ -43,7 +43,7 @@ def _register(client: TestClient, email: str) -> int:
     ).status_code
 
 
-def _login(client: TestClient, email: str, password: str = "password123") -> int:
+def _login(client: TestClient, email: str, password: str = "password123") -> int:  # noqa: S107
     return client.post(
         "/api/v1/auth/token", json={"email": email, "password": password}
     ).status_code

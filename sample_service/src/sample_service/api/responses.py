@@ -31,8 +31,13 @@ API_ERRORS: Responses = {
     429: error("rate limit exceeded", retry_after=True),
     500: error("internal error, or a fault injected on purpose (/admin/faults)"),
 }
-# Routes that read a body.
-BODY_ERRORS: Responses = {413: error("request body over MAX_BODY_BYTES")}
+# Routes that read a body. Starlette's body limit answers in plain text.
+BODY_ERRORS: Responses = {
+    413: {
+        "description": "request body over MAX_BODY_BYTES",
+        "content": {"text/plain": {"schema": {"type": "string", "const": "Content Too Large"}}},
+    }
+}
 # Login, registration and the admin endpoints: the tighter per-client limit.
 AUTH_ERRORS: Responses = {429: error("rate limit exceeded", retry_after=True)}
 # Routes that hash a password.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 
 def _encodable(value: str) -> str:
@@ -21,3 +21,6 @@ def _encodable(value: str) -> str:
 UnicodeText = Annotated[str, AfterValidator(_encodable)]
 # Text that is stored in a column.
 StoredText = Annotated[UnicodeText, Field(pattern=r"^[^\x00]*$")]
+# Taken as typed, never stripped: stripping it at registration (and not at login) made a
+# password with leading or trailing spaces impossible to log in with.
+Password = Annotated[str, StringConstraints(strip_whitespace=False), AfterValidator(_encodable)]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from sample_service.schemas.text import StoredText, UnicodeText
+from sample_service.schemas.text import Password, StoredText
 
 
 class UserCreate(BaseModel):
@@ -14,7 +14,7 @@ class UserCreate(BaseModel):
 
     email: EmailStr = Field(max_length=320)
     full_name: StoredText = Field(min_length=1, max_length=100)
-    password: UnicodeText = Field(min_length=8, max_length=128)
+    password: Password = Field(min_length=8, max_length=128)
 
 
 class UserRead(BaseModel):
@@ -30,7 +30,7 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr = Field(max_length=320)
-    password: UnicodeText = Field(min_length=1, max_length=128)
+    password: Password = Field(min_length=1, max_length=128)
 
 
 class Token(BaseModel):
