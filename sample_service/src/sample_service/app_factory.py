@@ -29,7 +29,11 @@ from sample_service.core.rate_limit import Limits, RateLimiter
 from sample_service.core.request_middleware import RequestMiddleware
 from sample_service.core.sentry import init_sentry
 from sample_service.core.settings import Settings, get_settings
-from sample_service.core.telemetry import create_tracer_provider, instrument
+from sample_service.core.telemetry import (
+    create_tracer_provider,
+    instrument_engine,
+    instrument_http_client,
+)
 from sample_service.db.engine import create_engine, create_session_factory
 from sample_service.schemas.errors import ValidationErrorResponse
 
@@ -97,7 +101,6 @@ def create_app(
     if metrics is not None and pipeline is not None:
         pipeline.drop_counter = metrics.log_records_dropped
     engine = create_engine(settings.database_url)
-    http_client = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds)
     cache = create_cache(settings.redis_url, settings.cache_ttl_seconds)
     if settings.redis_url:
         cache = FallbackCache(
@@ -124,7 +127,7 @@ def create_app(
         engine=engine,
         session_factory=create_session_factory(engine),
         cache=cache,
-        http_client=http_client,
+        http_client=None,
         rate_limiter=rate_limiter,
         limits=Limits.per_minute(
             settings.rate_limit_per_minute,
@@ -139,6 +142,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Made here and closed at shutdown, so that a lifespan run again (a test client
+        # entered twice) starts with a usable client.
+        http_client = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds)
+        if provider is not None:
+            instrument_http_client(provider, http_client)
+        state.http_client = http_client
         # Last step of startup, in each worker, whether telemetry is on or not: the app
         # is built, so what is alive now lives as long as the process (see gc_freeze).
         frozen = freeze_startup_heap()
@@ -191,5 +200,5 @@ def create_app(
         tracer=provider.get_tracer("sample_service") if provider is not None else None,
     )
     if provider is not None:
-        instrument(provider, engine, http_client)
+        instrument_engine(provider, engine)
     return app

@@ -6,7 +6,8 @@ Unhandled exceptions are the job of core.request_middleware (see there why).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,9 +45,33 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, exc.detail)
 
 
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route, included routers' routes too (FastAPI keeps those in nested routers)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _routes(included.routes)
+        else:
+            yield route
+
+
+def _allowed_methods(request: Request) -> str:
+    """All the methods of the path. Starlette's 405 lists those of the one route it tried,
+    though GET and POST of a path are two routes."""
+    methods: set[str] = set()
+    for route in _routes(request.app.routes):
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(exc.status_code, str(exc.detail), exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return _error(exc.status_code, str(exc.detail), headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -33,10 +33,11 @@ API_ERRORS: Responses = {
 }
 # Routes that read a body. Starlette's body limit answers in plain text.
 BODY_ERRORS: Responses = {
+    400: error("the body could not be read as text (not UTF-8)"),
     413: {
         "description": "request body over MAX_BODY_BYTES",
         "content": {"text/plain": {"schema": {"type": "string", "const": "Content Too Large"}}},
-    }
+    },
 }
 # Login, registration and the admin endpoints: the tighter per-client limit.
 AUTH_ERRORS: Responses = {429: error("rate limit exceeded", retry_after=True)}

@@ -21,7 +21,7 @@ class AppState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     cache: Cache
-    http_client: httpx.AsyncClient
+    http_client: httpx.AsyncClient | None  # made by the lifespan startup
     rate_limiter: RateLimiter
     limits: Limits
     passwords: PasswordHasher

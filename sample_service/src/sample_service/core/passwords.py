@@ -41,7 +41,8 @@ class PasswordHasher:
         self._hash = PasswordHash((Argon2Hasher(**ARGON2ID_PARAMETERS),))
         self._slots = asyncio.Semaphore(concurrency)
         self._wait_seconds = wait_seconds
-        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="password-hash")
+        self._concurrency = concurrency
+        self._executor: ThreadPoolExecutor | None = None  # started at first use
         self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
@@ -63,13 +64,20 @@ class PasswordHasher:
         await self._run(self._hash.verify, password, self._dummy_hash)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the threads; a later hash starts them again (an app's lifespan may rerun)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     async def _run(self, function: Any, *args: Any) -> Any:
         try:
             await asyncio.wait_for(self._slots.acquire(), self._wait_seconds)
         except TimeoutError:
             raise HashingBusyError(math.ceil(self._wait_seconds)) from None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self._concurrency, thread_name_prefix="password-hash"
+            )
         try:
             job = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         except BaseException:

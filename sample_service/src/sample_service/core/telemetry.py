@@ -78,13 +78,15 @@ def create_tracer_provider(
     return provider
 
 
-def instrument(
-    provider: TracerProvider, engine: AsyncEngine, http_client: httpx.AsyncClient
-) -> None:
-    """Trace the SQL statements and outgoing HTTP calls of this app only."""
-    # Stable HTTP semantic conventions. The instrumentations read this once per process,
-    # at their first use, so it is set before any of them runs.
+def _stable_semantic_conventions() -> None:
+    """Stable HTTP semantic conventions. The instrumentations read this once per process,
+    at their first use, so it is set before any of them runs."""
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+
+def instrument_engine(provider: TracerProvider, engine: AsyncEngine) -> None:
+    """Trace the SQL statements of this app's engine only."""
+    _stable_semantic_conventions()
     # EngineTracer instruments one engine without patching create_engine globally, so
     # each app (and each test) gets its own, unlike the singleton SQLAlchemyInstrumentor.
     connections_usage = (
@@ -97,4 +99,9 @@ def instrument(
         engine.sync_engine,
         connections_usage,
     )
+
+
+def instrument_http_client(provider: TracerProvider, http_client: httpx.AsyncClient) -> None:
+    """Trace the outgoing HTTP calls of this client (a client span each)."""
+    _stable_semantic_conventions()
     HTTPXClientInstrumentor.instrument_client(http_client, tracer_provider=provider)

@@ -1,23 +1,58 @@
-"""Item payloads, with the bounds every input is validated against."""
+"""Item payloads, with the bounds every input is validated against.
+
+Text is stored as sent: whitespace is not stripped, because the OpenAPI schema could not
+say so (a name of 101 characters with a trailing space would break its maxLength).
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from sample_service.schemas.text import StoredText
+from sample_service.schemas.text import JSON_INTEGER, StoredText
 
 Name = Annotated[StoredText, Field(min_length=1, max_length=100)]
 Description = Annotated[StoredText, Field(max_length=2000)]
-Price = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=12, decimal_places=2)]
-Quantity = Annotated[int, Field(ge=0, le=1_000_000)]
+
+# A price is a JSON number or a decimal string, at most 1e9 with at most 2 decimals. A
+# string must be written plainly (no sign, exponent, spaces or leading zeros), as the
+# schema's pattern says: Decimal would read "+1e2" or " 1 " too, which no client should rely
+# on and the schema cannot describe.
+_PRICE_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?$|^1000000000(\.0{1,2})?$"
+_PRICE_TEXT = re.compile(_PRICE_PATTERN)
+
+
+def _plain_price(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a price is a number or a decimal string, not a boolean")
+    if isinstance(value, str) and not _PRICE_TEXT.match(value):
+        raise ValueError("a price string is digits with at most 2 decimals, e.g. 19.90")
+    return value
+
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_plain_price),
+    Field(ge=0, le=Decimal("1000000000"), max_digits=12, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1_000_000_000, "multipleOf": 0.01},
+                {"type": "string", "pattern": _PRICE_PATTERN},
+            ]
+        },
+        mode="validation",
+    ),
+]
+Quantity = Annotated[int, Field(ge=0, le=1_000_000), JSON_INTEGER]
 
 
 class ItemCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     name: Name
     description: Description = ""
@@ -42,9 +77,7 @@ class ItemUpdate(BaseModel):
     model_dump(exclude_unset=True), which never holds a default.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", str_strip_whitespace=True, json_schema_extra=_no_null_defaults
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
     name: Name = None  # type: ignore[assignment]
     description: Description = None  # type: ignore[assignment]

@@ -12,4 +12,6 @@ router = v1_router("upstream", "upstream")
 
 @router.get("", responses={502: error("upstream unreachable")})
 async def upstream(state: State) -> UpstreamStatus:
+    if state.http_client is None:
+        raise RuntimeError("the HTTP client is made at lifespan startup, which has not run")
     return await check_upstream(state.http_client, str(state.settings.upstream_url))
