@@ -2,7 +2,7 @@
 
     python bench/service_overhead/run.py [--endpoint /api/v1/items/1] [--duration 10]
         [--rounds 3] [--modes minimal,bare,careful,instrumented] [--loader auto|wrk|python]
-        [--batch-size N] [--profile DIR]
+        [--batch-size N] [--switch-interval SECONDS] [--profile DIR]
 
 Modes, each one uvicorn process serving the same database (a user and 20 items):
 - minimal: a minimal FastAPI app with the same paths and fixed data (minimal_app.py), the
@@ -22,6 +22,10 @@ computed per round (same round, same machine load) and reported as the median an
 over rounds. Targets: instrumented adds no more than careful; p99 added at one connection
 (instrumented - bare) <= 2 ms. The 1-minute load average is printed beside each
 measurement: the machine is shared.
+
+--batch-size sets OTEL_BSP_MAX_EXPORT_BATCH_SIZE of the instrumented mode and
+--switch-interval the GIL switch interval (sys.setswitchinterval) of every server, so
+their effect is measured the same way. Other OTEL_* variables (sampler) pass through.
 
 --profile DIR records each mode's saturated phase of round 1 with py-spy (raw collapsed
 stacks, DIR/<mode>.txt, thread ids included; summarise with profile_summary.py). py-spy
@@ -142,12 +146,15 @@ def _service_env(
     return env
 
 
-def _command(mode: str) -> list[str]:
+def _command(mode: str, switch_interval: float | None) -> list[str]:
     if mode == "minimal":
-        return [sys.executable, str(HERE / "minimal_app.py")]
-    if mode == "careful":
-        return [sys.executable, str(HERE / "careful_app.py")]
-    return [sys.executable, "-m", "sample_service"]
+        target = f"runpy.run_path({str(HERE / 'minimal_app.py')!r}, run_name='__main__')"
+    elif mode == "careful":
+        target = f"runpy.run_path({str(HERE / 'careful_app.py')!r}, run_name='__main__')"
+    else:
+        target = "runpy.run_module('sample_service', run_name='__main__', alter_sys=True)"
+    interval = f"sys.setswitchinterval({switch_interval}); " if switch_interval else ""
+    return [sys.executable, "-c", f"import runpy, sys; {interval}{target}"]
 
 
 def _seed(base: str, items: int) -> None:
@@ -243,6 +250,7 @@ class Bench:
     sink_port: int
     batch_size: int | None
     profile_dir: Path | None
+    switch_interval: float | None
 
     def measure(self, mode: str, profile: bool) -> tuple[Run, Run]:
         """Throughput with `concurrency` connections, then latency with one connection."""
@@ -251,7 +259,7 @@ class Bench:
             port = _free_port()
             env = _service_env(mode, workdir, port, self.sink_port, self.batch_size)
             server = subprocess.Popen(
-                [*_pin(0), *_command(mode)],
+                [*_pin(0), *_command(mode, self.switch_interval)],
                 env=env,
                 cwd=workdir,
                 stdout=subprocess.DEVNULL,
@@ -307,7 +315,14 @@ def main() -> None:
         help="OTEL_BSP_MAX_EXPORT_BATCH_SIZE of the instrumented mode (default: the service's)",
     )
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of round 1 here")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval() of every server process (default: Python's 0.005 s)",
+    )
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the server, sink and load generator (finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     modes = [m for m in MODES if m in {*args.modes.split(","), "bare"}]
     loader = args.loader
     if loader == "auto":
@@ -329,6 +344,7 @@ def main() -> None:
         sink_port,
         args.batch_size,
         args.profile,
+        args.switch_interval,
     )
     figures = {mode: Figures() for mode in modes}
     start_load = load_average()
@@ -365,9 +381,11 @@ def _report(
 ) -> None:
     print()
     batch = args.batch_size if args.batch_size is not None else "service default"
+    interval = args.switch_interval or "default"
     print(
         f"loader={loader} endpoint={args.endpoint} rounds={args.rounds} "
-        f"duration={args.duration}s batch size={batch} (medians over rounds); "
+        f"duration={args.duration}s batch size={batch} switch interval={interval} "
+        f"(medians over rounds); "
         f"load average (1 min) {start_load:.2f} at start, {load_average():.2f} at end"
     )
     if args.profile is not None:

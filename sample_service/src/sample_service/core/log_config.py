@@ -1,8 +1,9 @@
 """JSON logging with the fields DESIGN.md fixes, written off the request path.
 
-Every logger propagates to the root logger, whose one handler queues the record
-(core/log_pipeline.py); the writer thread formats it with ServiceJsonFormatter
-(python-json-logger, orjson) and writes it to stdout and, with LOG_FILE, to that file.
+Every logger propagates to the root logger, whose one handler formats the record with
+ServiceJsonFormatter (python-json-logger, orjson) and queues the line
+(core/log_pipeline.py); the writer thread writes it to stdout and, with LOG_FILE, to
+that file.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ _LOGGER_LEVELS = {
 class ServiceJsonFormatter(OrjsonFormatter):
     """One JSON object a line with the DESIGN.md fields, trace and request ids included.
 
-    The ids come from the record when the queue handler attached them in the logging
-    thread, else from the current context (a record formatted where it was made).
+    Formatted in the logging thread (core/log_pipeline.py), where the request's span and
+    request id are the current ones.
     """
 
     def __init__(self, *args: Any, service_name: str = "sample-service", **kwargs: Any) -> None:
@@ -49,15 +50,13 @@ class ServiceJsonFormatter(OrjsonFormatter):
         log_data["logger"] = record.name
         log_data["message"] = record.message
         log_data["service_name"] = self.service_name
-        if "trace_id" not in record.__dict__:
-            span_context = trace.get_current_span().get_span_context()
-            if span_context.is_valid:
-                log_data["trace_id"] = format(span_context.trace_id, "032x")
-                log_data["span_id"] = format(span_context.span_id, "016x")
-        if "request_id" not in record.__dict__:
-            request_id = request_id_var.get()
-            if request_id is not None:
-                log_data["request_id"] = request_id
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            log_data["trace_id"] = format(span_context.trace_id, "032x")
+            log_data["span_id"] = format(span_context.span_id, "016x")
+        request_id = request_id_var.get()
+        if request_id is not None:
+            log_data["request_id"] = request_id
         super().add_fields(log_data, record, message_dict)
         log_data.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of message
 

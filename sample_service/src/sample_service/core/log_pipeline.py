@@ -1,20 +1,21 @@
 """Log records leave the request path through a queue; one writer thread writes them.
 
-- The logging thread (a request) only captures what exists only there: the message with
-  its arguments, the active trace and span ids, the request id. It puts the record on a
-  bounded queue (QueueHandler) and goes on: no JSON, no lock on a file, no write.
-- The writer thread formats each record once and writes what has queued up with one
-  write per destination (stdout, LOG_FILE), so a slow or stalled log volume stalls only
-  that thread. Writes to stdout are cut at line boundaries into pieces of at most PIPE_BUF
-  bytes, so the lines of several gunicorn workers sharing a pipe never interleave; the
-  file is opened O_APPEND and each batch is one write.
-- When the queue is full (the writer is stuck), records are dropped and counted
+- The logging thread (a request) formats its record into its JSON line (where the
+  request's trace and request ids are current) and appends the line to a bounded queue
+  (QueueHandler). It never takes a lock on a file and never waits on a write.
+- The writer thread wakes every WRITE_INTERVAL seconds (not at every record, which would
+  hand the GIL back and forth with the request thread at each line) and writes what has
+  queued up with one write per destination: stdout, and LOG_FILE. A slow or stalled log
+  volume stalls only that thread. Writes to stdout are cut at line boundaries into pieces
+  of at most PIPE_BUF bytes, so the lines of several gunicorn workers sharing a pipe never
+  interleave; the file is opened O_APPEND and each batch is one write.
+- When the queue is full (the writer is stuck), lines are dropped and counted
   (log_records_dropped_total), and the writer reports how many in a warning line when it
   catches up: nothing is lost silently.
 - LOG_FILE is reopened when logrotate has moved it (checked once a batch).
 - At exit, and at reconfiguration, what is queued is written (bounded by a timeout).
 - A forked child (a gunicorn worker) starts with an empty queue and its own writer: the
-  parent's pending records are the parent's to write.
+  parent's pending lines are the parent's to write.
 """
 
 from __future__ import annotations
@@ -24,49 +25,37 @@ import contextlib
 import logging
 import logging.handlers
 import os
-import queue
 import select
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
-from opentelemetry import trace
-
-from sample_service.core.request_context import request_id_var
-
 QUEUE_SIZE = 10_000
-BATCH_SIZE = 500
-_STOP = object()
+WRITE_INTERVAL = 0.05
 
 
 class ContextQueueHandler(logging.handlers.QueueHandler):
-    """Enqueues records with the request's context attached, never blocking."""
+    """Formats each record in the logging thread and queues its line, never blocking."""
 
     def __init__(self, pipeline: LogPipeline) -> None:
-        super().__init__(pipeline.queue)
+        super().__init__(pipeline.queue)  # type: ignore[arg-type]
         self.pipeline = pipeline
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # The record may be shared with other handlers: only attributes are added, and
-        # msg/args are replaced by the equivalent rendered message.
-        record.message = record.getMessage()
-        record.msg, record.args = record.message, None
-        span_context = trace.get_current_span().get_span_context()
-        if span_context.is_valid:
-            record.trace_id = format(span_context.trace_id, "032x")
-            record.span_id = format(span_context.span_id, "016x")
-        request_id = request_id_var.get()
-        if request_id is not None:
-            record.request_id = request_id
-        return record
+    def prepare(self, record: logging.LogRecord) -> str:  # type: ignore[override]
+        return self.format(record)
 
-    def enqueue(self, record: logging.LogRecord) -> None:
+    def enqueue(self, line: str) -> None:  # type: ignore[override]
         pending = self.pipeline.queue  # replaced in a forked child
-        if pending.qsize() >= self.pipeline.queue_size:
+        if len(pending) >= self.pipeline.queue_size:
             self.pipeline.count_drop()
             return
-        pending.put_nowait(record)
+        pending.append(line)
+
+    def close(self) -> None:
+        self.pipeline.stop()
+        super().close()
 
 
 class _AppendFile:
@@ -111,11 +100,14 @@ class LogPipeline:
         self.stream = stream
         self.file = _AppendFile(log_file) if log_file else None
         self.queue_size = queue_size
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # deque.append and popleft are atomic: no lock, no wake-up per line.
+        self.queue: deque[str | threading.Event] = deque()
         self.dropped = 0
         self._unreported_drops = 0
         self._drop_lock = threading.Lock()
         self.drop_counter: Any = None  # a prometheus Counter, set by the app's metrics
+        self._wake = threading.Event()
+        self._stopping = False
         self._thread = self._start_writer()
 
     def _start_writer(self) -> threading.Thread:
@@ -124,8 +116,9 @@ class LogPipeline:
         return thread
 
     def after_fork_in_child(self) -> None:
-        self.queue = queue.SimpleQueue()
+        self.queue = deque()
         self._drop_lock = threading.Lock()
+        self._wake = threading.Event()
         self._thread = self._start_writer()
 
     def count_drop(self) -> None:
@@ -138,49 +131,38 @@ class LogPipeline:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until what was queued before this call is written; False on timeout."""
         written = threading.Event()
-        self.queue.put(written)
+        self.queue.append(written)
+        self._wake.set()
         return written.wait(timeout) if self._thread.is_alive() else False
 
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is queued, then end the writer."""
         if self._thread.is_alive():
-            self.queue.put(_STOP)
+            self._stopping = True
+            self._wake.set()
             self._thread.join(timeout)
         if self.file is not None:
             self.file.close()
 
     def _run(self) -> None:
         while True:
-            batch = [self.queue.get()]
-            while len(batch) < BATCH_SIZE:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is _STOP for item in batch)
-            lines = [self._format(r) for r in batch if isinstance(r, logging.LogRecord)]
+            self._wake.wait(WRITE_INTERVAL)
+            self._wake.clear()
+            stopping = self._stopping
+            lines: list[str] = []
+            written: list[threading.Event] = []
+            for _ in range(len(self.queue)):
+                item = self.queue.popleft()
+                if isinstance(item, threading.Event):
+                    written.append(item)
+                else:
+                    lines.append(item)
             lines.extend(self._drop_report())
             self._write(lines)
-            for item in batch:
-                if isinstance(item, threading.Event):  # flush() waits for it
-                    item.set()
-            if stop:
+            for event in written:  # flush() waits for it
+                event.set()
+            if stopping:
                 return
-
-    def _format(self, record: logging.LogRecord) -> str:
-        try:
-            return self.formatter.format(record)
-        except Exception:  # a record that cannot be formatted must not stop the writer
-            return self.formatter.format(
-                logging.makeLogRecord(
-                    {
-                        "name": "sample_service.logging",
-                        "levelno": logging.ERROR,
-                        "levelname": "ERROR",
-                        "msg": f"unformattable log record from {record.name}",
-                    }
-                )
-            )
 
     def _drop_report(self) -> list[str]:
         with self._drop_lock:
@@ -247,7 +229,9 @@ def install(pipeline: LogPipeline) -> ContextQueueHandler:
     previous, _current = _current, pipeline
     if previous is not None:
         previous.stop()
-    return ContextQueueHandler(pipeline)
+    handler = ContextQueueHandler(pipeline)
+    handler.setFormatter(pipeline.formatter)
+    return handler
 
 
 def current() -> LogPipeline | None:

@@ -20,15 +20,7 @@ import logging
 import time
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.semconv.attributes import (
-    client_attributes,
-    error_attributes,
-    http_attributes,
-    network_attributes,
-    server_attributes,
-    url_attributes,
-    user_agent_attributes,
-)
+from opentelemetry.semconv.attributes import error_attributes, http_attributes, url_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,28 +41,20 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
-def _span_attributes(scope: Scope, method: str, headers: dict[str, str]) -> dict[str, object]:
+def _span_attributes(scope: Scope, method: str) -> dict[str, object]:
+    """The required (and the present conditionally required) attributes of the stable HTTP
+    server conventions. The recommended ones (client and server address, user agent,
+    protocol version) are left out: every attribute is paid for on every request and again
+    when the span is encoded, and the access record has the client address."""
     attributes: dict[str, object] = {
         http_attributes.HTTP_REQUEST_METHOD: method,
         url_attributes.URL_SCHEME: scope.get("scheme", "http"),
         url_attributes.URL_PATH: scope["path"],
-        network_attributes.NETWORK_PROTOCOL_VERSION: scope.get("http_version", "1.1"),
     }
     if method != scope["method"]:
         attributes[http_attributes.HTTP_REQUEST_METHOD_ORIGINAL] = scope["method"]
     if scope.get("query_string"):
         attributes[url_attributes.URL_QUERY] = scope["query_string"].decode("latin-1")
-    server = scope.get("server")
-    if server:
-        attributes[server_attributes.SERVER_ADDRESS] = server[0]
-        if server[1] is not None:
-            attributes[server_attributes.SERVER_PORT] = server[1]
-    client = scope.get("client")
-    if client:
-        attributes[client_attributes.CLIENT_ADDRESS] = client[0]
-    user_agent = headers.get("user-agent")
-    if user_agent:
-        attributes[user_agent_attributes.USER_AGENT_ORIGINAL] = user_agent
     return attributes
 
 
@@ -105,7 +89,7 @@ class RequestMiddleware:
                 method,
                 context=parent,
                 kind=SpanKind.SERVER,
-                attributes=_span_attributes(scope, method, headers),
+                attributes=_span_attributes(scope, method),
             )
             context_token = context.attach(trace.set_span_in_context(span, parent))
         else:
