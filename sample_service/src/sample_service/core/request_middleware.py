@@ -71,6 +71,10 @@ class RequestMiddleware:
         self.metrics = metrics
         self.access_log_enabled = access_log_enabled
         self.tracer = tracer
+        # The header names the configured propagators (OTEL_PROPAGATORS) read.
+        self.propagation_fields = frozenset(
+            name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,10 +85,21 @@ class RequestMiddleware:
         span = None
         context_token = None
         request_id_header = None
+        propagated = False
+        fields = self.propagation_fields
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                request_id_header = value.decode("latin-1")
+            elif key in fields:
+                propagated = True
         if self.tracer is not None and scope["path"] not in UNTRACED_PATHS:
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            request_id_header = headers.get("x-request-id")
-            parent = propagate.extract(headers)
+            # The propagators read only their own headers (traceparent, tracestate,
+            # baggage by default): without any, there is no context to continue.
+            parent = None
+            if propagated:
+                parent = propagate.extract(
+                    {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+                )
             span = self.tracer.start_span(
                 method,
                 context=parent,
@@ -92,11 +107,6 @@ class RequestMiddleware:
                 attributes=_span_attributes(scope, method),
             )
             context_token = context.attach(trace.set_span_in_context(span, parent))
-        else:
-            for key, value in scope["headers"]:
-                if key == b"x-request-id":
-                    request_id_header = value.decode("latin-1")
-                    break
         request_id = request_id_from_header(request_id_header)
         request_id_token = request_id_var.set(request_id)
         status = 500
