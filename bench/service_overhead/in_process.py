@@ -12,7 +12,9 @@ warm-up; per mode it prints the process's CPU time (all threads) per request, th
 fastest round and the median, and the added microseconds against bare. CPU time rather
 than wall time: other work on a shared machine delays a process but barely changes the
 CPU it uses. Everything a request causes is in the figure, the span encoding and export
-on the exporter thread and the log writer's writes too.
+on the exporter thread and the log writer's writes too. The loop sends one request after
+the other, like run.py's one connection: each request's wall time gives p50 and p99, and
+the p99 a mode adds to bare.
 """
 
 from __future__ import annotations
@@ -54,7 +56,29 @@ def _scope(path: str) -> dict[str, Any]:
     }
 
 
-async def _run(app: Any, path: str, requests: int) -> float:
+async def _run(app: Any, path: str, requests: int) -> tuple[float, float, float]:
+    """Start the app's lifespan as a server would (the service freezes its startup heap
+    there, which decides what garbage collections cost), then time the requests."""
+    lifespan = asyncio.Queue[dict[str, Any]]()
+    answers = asyncio.Queue[dict[str, Any]]()
+    task = asyncio.create_task(
+        app(
+            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lifespan.get, answers.put
+        )
+    )
+    await lifespan.put({"type": "lifespan.startup"})
+    started = await answers.get()
+    if started["type"] != "lifespan.startup.complete":
+        raise SystemExit(f"lifespan startup failed: {started}")
+    try:
+        return await _requests(app, path, requests)
+    finally:
+        await lifespan.put({"type": "lifespan.shutdown"})
+        await answers.get()
+        await task
+
+
+async def _requests(app: Any, path: str, requests: int) -> tuple[float, float, float]:
     statuses: set[int] = set()
 
     async def receive() -> dict[str, Any]:
@@ -66,13 +90,18 @@ async def _run(app: Any, path: str, requests: int) -> float:
 
     for _ in range(200):  # warm-up: first-use imports, caches
         await app(_scope(path), receive, send)
+    latencies = []
     start = time.process_time()
     for _ in range(requests):
+        began = time.perf_counter()
         await app(_scope(path), receive, send)
+        latencies.append(time.perf_counter() - began)
     elapsed = time.process_time() - start
     if statuses != {200}:
         raise SystemExit(f"unexpected statuses {statuses}")
-    return elapsed / requests * 1e6
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    return elapsed / requests * 1e6, p50 * 1e3, p99 * 1e3
 
 
 def _child(mode: str, path: str, requests: int, workdir: Path) -> None:
@@ -94,9 +123,10 @@ def _child(mode: str, path: str, requests: int, workdir: Path) -> None:
             from sample_service.app_factory import create_app
 
             app = create_app(get_settings())
-    seconds = asyncio.run(_run(app, path, requests))
+    cpu_us, p50_ms, p99_ms = asyncio.run(_run(app, path, requests))
     # Not stdout: the modes' own log lines go there, from other threads.
-    (workdir / f"{mode}.json").write_text(json.dumps({"us": seconds}))
+    result = {"us": cpu_us, "p50_ms": p50_ms, "p99_ms": p99_ms}
+    (workdir / f"{mode}.json").write_text(json.dumps(result))
 
 
 def _database(workdir: Path) -> str:
@@ -149,6 +179,7 @@ def main() -> None:
             RATE_LIMIT_PER_MINUTE="1000000000",
         )
         results: dict[str, list[float]] = {mode: [] for mode in modes}
+        tails: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
         loads = []
         for round_number in range(args.rounds):
             shift = round_number % len(modes)
@@ -182,7 +213,9 @@ def main() -> None:
                     check=True,
                     stdout=subprocess.DEVNULL,
                 )
-                results[mode].append(json.loads((workdir / f"{mode}.json").read_text())["us"])
+                result = json.loads((workdir / f"{mode}.json").read_text())
+                results[mode].append(result["us"])
+                tails[mode].append((result["p50_ms"], result["p99_ms"]))
     finally:
         sink.terminate()
         sink.wait()
@@ -191,17 +224,27 @@ def main() -> None:
         f"path={args.path} rounds={args.rounds} requests={args.requests}; load average "
         f"(1 min) {min(loads):.2f}..{max(loads):.2f} over the run"
     )
-    print(f"{'mode':>12} | CPU us/request fastest  median | added vs bare, fastest  median")
+    print(
+        f"{'mode':>12} | CPU us/request fastest  median | added vs bare, fastest  median "
+        f"| latency p50 ms  p99 ms (median of rounds)  p99 added"
+    )
     bare = results["bare"]
+    bare_p99 = statistics.median(p99 for _, p99 in tails["bare"])
     for mode in modes:
         times = results[mode]
+        p50 = statistics.median(p50 for p50, _ in tails[mode])
+        p99 = statistics.median(p99 for _, p99 in tails[mode])
         line = f"{mode:>12} | {min(times):21.1f} {statistics.median(times):7.1f}"
+        added = ""
         if mode != "bare":
             line += (
                 f" | {min(times) - min(bare):+21.1f} "
                 f"{statistics.median(times) - statistics.median(bare):+7.1f}"
             )
-        print(line)
+            added = f"{p99 - bare_p99:+.2f} ms"
+        else:
+            line += " | " + " " * 29
+        print(f"{line} | {p50:14.3f} {p99:7.3f} {added:>29}")
 
 
 def _free_port() -> int:

@@ -348,8 +348,9 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
 
     sink_port = _free_port()
+    # On the load generator's core: its work per export must not be taken from the server's.
     sink = subprocess.Popen(
-        [sys.executable, str(HERE / "otlp_sink.py"), f"--port={sink_port}"],
+        [*_pin(1), sys.executable, str(HERE / "otlp_sink.py"), f"--port={sink_port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
