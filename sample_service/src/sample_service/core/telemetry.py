@@ -24,15 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sample_service import __version__
 from sample_service.core.settings import Settings
 
-# Encoding a batch to protobuf is pure Python on the exporter thread, and it holds the GIL
-# against the request thread for the whole batch: a batch of 512 spans (the SDK default)
-# took 25-35 ms and every request running meanwhile waited ~11 ms (median) more; batches
-# of 128 take ~5 ms and delay such a request ~7 ms. Same total work, much shorter stalls
-# (bench/service_overhead, README.md). Against a keep-alive sink (3 runs each), batches of
-# 32 cut the one-connection p99 added to +1.3-2.8 ms but kept 0.62-0.72 of bare throughput
-# (median 0.64); 64 had 128's tail (+3.1-4.1 ms) at 0.55-0.75; 128 kept 0.71-0.74 at
-# +3.4-4.0 ms. No size meets both targets reliably, so 128 stays, the one meeting the
-# throughput target every run. OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
+# Encoding a batch to protobuf is pure Python on the exporter thread and holds the GIL:
+# a request needing it meanwhile waits (up to the 5 ms switch interval). 128 spans are
+# ~2.5 ms of encoding, the SDK's 512 ~9 ms; measured in process, 32, 128 and 512 add the
+# same CPU a request within the spread, 128 and 512 the least one-connection p99
+# (bench/service_overhead/README.md). OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
 DEFAULT_EXPORT_BATCH_SIZE = 128
 
 
