@@ -1,18 +1,37 @@
-"""Telemetry overhead of the sample service: the same app bare and fully instrumented.
+"""Telemetry overhead of the sample service, per request, against a careful baseline.
 
-    python bench/service_overhead/run.py [--duration 10] [--rounds 3] [--loader auto|wrk|python]
-        [--batch-size N]
+    python bench/service_overhead/run.py [--endpoint /api/v1/items/1] [--duration 10]
+        [--rounds 3] [--modes minimal,bare,careful,instrumented] [--loader auto|wrk|python]
+        [--batch-size N] [--switch-interval SECONDS] [--profile DIR]
 
-Bare: metrics, access log and tracing off. Instrumented: Prometheus metrics, one JSON
-access record per request (stdout and LOG_FILE), and OpenTelemetry traces (FastAPI,
-SQLAlchemy) exported over OTLP/HTTP to a local sink process. Each mode runs as one
-uvicorn process serving GET /api/v1/items (a page of 20 items, one SQLite query); a second
-process (wrk, or load.py when wrk is absent) loads it over loopback. Modes alternate
-for --rounds rounds, and the figures of one invocation are compared with each other.
---batch-size sets OTEL_BSP_MAX_EXPORT_BATCH_SIZE for the instrumented mode (default: the
-service's own). At the end the sink reports how many exports it took over how many
-connections (one a service process when the exporter keeps its connection alive).
-Targets: instrumented RPS >= 70 % of bare; p99 added <= 2 ms.
+Modes, each one uvicorn process serving the same database (a user and 20 items):
+- minimal: a minimal FastAPI app with the same paths and fixed data (minimal_app.py), the
+  floor of what FastAPI and uvicorn cost;
+- bare: the service with metrics, access log and tracing off;
+- careful: the bare service wrapped in careful hand-rolled telemetry (careful_app.py): one
+  pure-ASGI middleware, one server span, one histogram, one JSON line, SDK export defaults;
+- instrumented: the service with all its telemetry on: metrics, the JSON access record
+  (stdout and LOG_FILE) and every request traced, spans exported over OTLP/HTTP.
+Spans go to a local sink process (otlp_sink.py). A second process (wrk, or load.py) loads
+each mode with --concurrency connections for throughput, then with one connection for
+unloaded latency. Modes alternate within each round (the order rotates every round), so
+every figure is compared with figures of the same invocation.
+
+Added microseconds per request of a mode against bare = 1e6/RPS(mode) - 1e6/RPS(bare),
+computed per round (same round, same machine load) and reported as the median and range
+over rounds; beside it the added CPU time per request, the server process's user+system
+time (all threads) over the saturated phase divided by the requests served, which other
+work on a shared machine disturbs far less than throughput. Targets: instrumented adds
+no more than careful; p99 added at one connection (instrumented - bare) <= 2 ms. The
+1-minute load average is printed beside each measurement: the machine is shared.
+
+--batch-size sets OTEL_BSP_MAX_EXPORT_BATCH_SIZE of the instrumented mode and
+--switch-interval the GIL switch interval (sys.setswitchinterval) of every server, so
+their effect is measured the same way. Other OTEL_* variables (sampler) pass through.
+
+--profile DIR records each mode's saturated phase of round 1 with py-spy (raw collapsed
+stacks, DIR/<mode>.txt, thread ids included; summarise with profile_summary.py). py-spy
+pauses the process while sampling, so a profiled invocation's figures are not compared.
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -34,17 +54,21 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-ENDPOINT = "/api/v1/items"
+MODES = ("minimal", "bare", "careful", "instrumented")
 
 
 @dataclass
 class Run:
-    """One load phase: requests a second, latency percentiles, non-200 answers."""
+    """One load phase: requests a second, latency percentiles, non-200 answers, requests
+    served, the server's CPU time per request (all its threads), load average."""
 
     rps: float
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    cpu_us: float = 0.0
+    load: float = 0.0
 
 
 @dataclass
@@ -61,6 +85,8 @@ class Figures:
             statistics.median(r.p50_ms for r in runs),
             statistics.median(r.p99_ms for r in runs),
             sum(r.errors for r in runs),
+            sum(r.requests for r in runs),
+            statistics.median(r.cpu_us for r in runs),
         )
 
     def loaded_median(self) -> Run:
@@ -68,6 +94,16 @@ class Figures:
 
     def unloaded_median(self) -> Run:
         return self._median(self.unloaded)
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -86,7 +122,7 @@ def _pin(cpu: int) -> list[str]:
 
 
 def _service_env(
-    workdir: Path, port: int, instrumented: bool, sink_port: int, batch_size: int | None
+    mode: str, workdir: Path, port: int, sink_port: int, batch_size: int | None
 ) -> dict[str, str]:
     env = {
         k: v
@@ -101,8 +137,9 @@ def _service_env(
         PORT=str(port),
         DATABASE_URL=f"sqlite+aiosqlite:///{workdir}/bench.db",
         RATE_LIMIT_PER_MINUTE="100000000",
+        JWT_SECRET=secrets.token_urlsafe(32),
     )
-    if instrumented:
+    if mode == "instrumented":
         env.update(
             METRICS_ENABLED="true",
             ACCESS_LOG_ENABLED="true",
@@ -114,11 +151,27 @@ def _service_env(
             env["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = str(batch_size)
     else:
         env.update(METRICS_ENABLED="false", ACCESS_LOG_ENABLED="false", LOG_LEVEL="warning")
+    if mode == "careful":
+        env.update(
+            CAREFUL_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
+            CAREFUL_LOG_FILE=str(workdir / "careful.log"),
+        )
     return env
 
 
+def _command(mode: str, switch_interval: float | None) -> list[str]:
+    if mode == "minimal":
+        target = f"runpy.run_path({str(HERE / 'minimal_app.py')!r}, run_name='__main__')"
+    elif mode == "careful":
+        target = f"runpy.run_path({str(HERE / 'careful_app.py')!r}, run_name='__main__')"
+    else:
+        target = "runpy.run_module('sample_service', run_name='__main__', alter_sys=True)"
+    interval = f"sys.setswitchinterval({switch_interval}); " if switch_interval else ""
+    return [sys.executable, "-c", f"import runpy, sys; {interval}{target}"]
+
+
 def _seed(base: str, items: int) -> None:
-    """A user and `items` items, so the measured page carries real rows."""
+    """A user and `items` items, so the measured endpoints serve real rows."""
     user = {"email": "bench@example.com", "full_name": "Bench", "password": "bench-password"}
     httpx.post(f"{base}/api/v1/users", json=user).raise_for_status()
     login = {"email": user["email"], "password": user["password"]}
@@ -159,7 +212,8 @@ def _wrk(url: str, concurrency: int, duration: float) -> Run:
 
     errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = int(errors_match.group(1)) if errors_match else 0
-    return Run(rps, percentile("50"), percentile("99"), errors)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Run(rps, percentile("50"), percentile("99"), errors, requests)
 
 
 def _python_loader(url: str, concurrency: int, duration: float) -> Run:
@@ -180,85 +234,151 @@ def _python_loader(url: str, concurrency: int, duration: float) -> Run:
     latencies = result["latencies_ms"]
     p50 = latencies[int(0.50 * (len(latencies) - 1))]
     p99 = latencies[int(0.99 * (len(latencies) - 1))]
-    return Run(result["requests"] / result["seconds"], p50, p99, result["errors"])
+    return Run(
+        result["requests"] / result["seconds"], p50, p99, result["errors"], result["requests"]
+    )
 
 
-def _measure(
-    instrumented: bool,
-    loader: str,
-    concurrency: int,
-    duration: float,
-    sink_port: int,
-    batch_size: int | None,
-) -> tuple[Run, Run]:
-    """Throughput with `concurrency` connections, then latency with one connection."""
-    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
-        workdir = Path(tmp)
-        port = _free_port()
-        env = _service_env(workdir, port, instrumented, sink_port, batch_size)
-        server = subprocess.Popen(
-            [*_pin(0), sys.executable, "-m", "sample_service"],
-            env=env,
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(f"{base}/health/ready")
-            _seed(base, items=20)
-            load = _wrk if loader == "wrk" else _python_loader
-            load(f"{base}{ENDPOINT}", concurrency, 2)  # warm-up: first-use imports and caches
-            loaded = load(f"{base}{ENDPOINT}", concurrency, duration)
-            # Saturated, latency is only queueing (concurrency / throughput); the cost a
-            # request pays for telemetry shows with one connection and no queue.
-            unloaded = load(f"{base}{ENDPOINT}", 1, duration / 2)
-            return loaded, unloaded
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+def _profiled(pid: int, output: Path, duration: float) -> subprocess.Popen[bytes]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            f"--pid={pid}",
+            "--format=raw",
+            "--threads",
+            "--rate=200",
+            f"--duration={int(duration)}",
+            f"--output={output}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@dataclass
+class Bench:
+    endpoint: str
+    loader: str
+    concurrency: int
+    duration: float
+    sink_port: int
+    batch_size: int | None
+    profile_dir: Path | None
+    switch_interval: float | None
+
+    def measure(self, mode: str, profile: bool) -> tuple[Run, Run]:
+        """Throughput with `concurrency` connections, then latency with one connection."""
+        with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+            workdir = Path(tmp)
+            port = _free_port()
+            env = _service_env(mode, workdir, port, self.sink_port, self.batch_size)
+            server = subprocess.Popen(
+                [*_pin(0), *_command(mode, self.switch_interval)],
+                env=env,
+                cwd=workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                base = f"http://127.0.0.1:{port}"
+                _wait_ready(f"{base}/health/ready")
+                if mode != "minimal":
+                    _seed(base, items=20)
+                load = _wrk if self.loader == "wrk" else _python_loader
+                url = f"{base}{self.endpoint}"
+                load(url, self.concurrency, 2)  # warm-up: first-use imports, caches
+                profiler = None
+                if profile and self.profile_dir is not None:
+                    output = self.profile_dir / f"{mode}.txt"
+                    profiler = _profiled(server.pid, output, self.duration)
+                before, cpu_before = load_average(), cpu_seconds(server.pid)
+                loaded = load(url, self.concurrency, self.duration)
+                loaded.load = before
+                loaded.cpu_us = (cpu_seconds(server.pid) - cpu_before) / loaded.requests * 1e6
+                if profiler is not None:
+                    profiler.wait(timeout=60)
+                # Saturated, latency is only queueing (concurrency / throughput); the cost a
+                # request pays for telemetry shows with one connection and no queue.
+                before = load_average()
+                unloaded = load(url, 1, self.duration / 2)
+                unloaded.load = before
+                return loaded, unloaded
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=30)
+
+
+def _added_us(mode_rps: float, bare_rps: float) -> float:
+    return 1e6 / mode_rps - 1e6 / bare_rps
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):+7.0f} ({min(values):+.0f} .. {max(values):+.0f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", default="/api/v1/items/1", help="path loaded in every mode")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="bare/instrumented pairs")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every mode")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, bare always")
     parser.add_argument("--loader", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument(
         "--batch-size",
         type=int,
         help="OTEL_BSP_MAX_EXPORT_BATCH_SIZE of the instrumented mode (default: the service's)",
     )
+    parser.add_argument("--profile", type=Path, help="write py-spy profiles of round 1 here")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval() of every server process (default: Python's 0.005 s)",
+    )
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the server, sink and load generator (finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    modes = [m for m in MODES if m in {*args.modes.split(","), "bare"}]
     loader = args.loader
     if loader == "auto":
         loader = "wrk" if shutil.which("wrk") else "python"
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     sink_port = _free_port()
+    # On the load generator's core: its work per export must not be taken from the server's.
     sink = subprocess.Popen(
-        [sys.executable, str(HERE / "otlp_sink.py"), f"--port={sink_port}"],
+        [*_pin(1), sys.executable, str(HERE / "otlp_sink.py"), f"--port={sink_port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    figures = {"bare": Figures(), "instrumented": Figures()}
+    bench = Bench(
+        args.endpoint,
+        loader,
+        args.concurrency,
+        args.duration,
+        sink_port,
+        args.batch_size,
+        args.profile,
+        args.switch_interval,
+    )
+    figures = {mode: Figures() for mode in modes}
+    start_load = load_average()
     try:
         for round_number in range(1, args.rounds + 1):
-            for mode in ("bare", "instrumented"):
-                loaded, unloaded = _measure(
-                    mode == "instrumented",
-                    loader,
-                    args.concurrency,
-                    args.duration,
-                    sink_port,
-                    args.batch_size,
-                )
+            shift = (round_number - 1) % len(modes)
+            for mode in modes[shift:] + modes[:shift]:
+                loaded, unloaded = bench.measure(mode, profile=round_number == 1)
                 figures[mode].loaded.append(loaded)
                 figures[mode].unloaded.append(unloaded)
                 print(
                     f"round {round_number} {mode:>12}: {loaded.rps:8.1f} req/s "
-                    f"(p50 {loaded.p50_ms:6.2f} p99 {loaded.p99_ms:6.2f} ms) | one connection: "
-                    f"p50 {unloaded.p50_ms:5.2f} ms p99 {unloaded.p99_ms:5.2f} ms",
+                    f"(p50 {loaded.p50_ms:6.2f} p99 {loaded.p99_ms:6.2f} ms, CPU "
+                    f"{loaded.cpu_us:5.0f} us/req, load {loaded.load:.2f}) | one connection: "
+                    f"p50 {unloaded.p50_ms:5.2f} ms p99 {unloaded.p99_ms:5.2f} ms "
+                    f"(load {unloaded.load:.2f})",
                     flush=True,
                 )
         _wait_ready(f"http://127.0.0.1:{sink_port}/stats")
@@ -267,35 +387,76 @@ def main() -> None:
         sink.terminate()
         sink.wait()
 
-    bare, inst = figures["bare"].loaded_median(), figures["instrumented"].loaded_median()
-    bare_one, inst_one = (
-        figures["bare"].unloaded_median(),
-        figures["instrumented"].unloaded_median(),
-    )
-    ratio = inst.rps / bare.rps
-    added_p99 = inst_one.p99_ms - bare_one.p99_ms
+    _report(args, loader, modes, figures, sink_stats, start_load)
+
+
+def _report(
+    args: argparse.Namespace,
+    loader: str,
+    modes: list[str],
+    figures: dict[str, Figures],
+    sink_stats: dict[str, int],
+    start_load: float,
+) -> None:
     print()
     batch = args.batch_size if args.batch_size is not None else "service default"
+    interval = args.switch_interval or "default"
     print(
-        f"loader={loader} endpoint={ENDPOINT} rounds={args.rounds} duration={args.duration}s "
-        f"batch size={batch} (medians over rounds)"
+        f"loader={loader} endpoint={args.endpoint} rounds={args.rounds} "
+        f"duration={args.duration}s batch size={batch} switch interval={interval} "
+        f"(medians over rounds); "
+        f"load average (1 min) {start_load:.2f} at start, {load_average():.2f} at end"
+    )
+    if args.profile is not None:
+        print(f"PROFILED RUN (py-spy pauses the service): figures not comparable; {args.profile}")
+    print(f"sink: {sink_stats['exports']} exports over {sink_stats['connections']} connections")
+    print(
+        f"{'':>12} | {args.concurrency} connections (saturated)            | 1 connection"
+        f"        | vs bare, median (range over rounds)"
     )
     print(
-        f"sink: {sink_stats['exports']} exports over {sink_stats['connections']} connections "
-        f"(one is this query; {args.rounds} instrumented service processes)"
+        f"{'mode':>12} | {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} | "
+        f"{'p50 ms':>7} {'p99 ms':>7} | ratio  added us (1e6/RPS)      added CPU us"
     )
-    print(f"{'':>12} | {args.concurrency} connections (saturated)  | 1 connection (unloaded)")
-    print(f"{'mode':>12} | {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} | {'p50 ms':>8} {'p99 ms':>8}")
-    for name, many, one in (("bare", bare, bare_one), ("instrumented", inst, inst_one)):
+    bare = figures["bare"]
+    added: dict[str, float] = {}
+    added_cpu: dict[str, float] = {}
+    for mode in modes:
+        many, one = figures[mode].loaded_median(), figures[mode].unloaded_median()
+        rounds = list(zip(figures[mode].loaded, bare.loaded, strict=True))
+        per_round = [_added_us(run.rps, base.rps) for run, base in rounds]
+        per_round_cpu = [run.cpu_us - base.cpu_us for run, base in rounds]
+        added[mode] = statistics.median(per_round)
+        added_cpu[mode] = statistics.median(per_round_cpu)
+        comparison = ""
+        if mode != "bare":
+            comparison = (
+                f"| {many.rps / bare.loaded_median().rps:5.3f} {_spread(per_round)} "
+                f"{_spread(per_round_cpu)}"
+            )
         print(
-            f"{name:>12} | {many.rps:8.1f} {many.p50_ms:8.2f} {many.p99_ms:8.2f} | "
-            f"{one.p50_ms:8.2f} {one.p99_ms:8.2f}"
+            f"{mode:>12} | {many.rps:8.1f} {many.p50_ms:7.2f} {many.p99_ms:7.2f} "
+            f"{many.cpu_us:7.0f} | {one.p50_ms:7.2f} {one.p99_ms:7.2f} {comparison}"
         )
-    verdict = "met" if ratio >= 0.70 else "NOT met"
-    print(f"throughput ratio instrumented/bare: {ratio:.3f} (target >= 0.70: {verdict})")
-    verdict = "met" if added_p99 <= 2.0 else "NOT met"
-    print(f"p99 added, one connection: {added_p99:+.2f} ms (target <= 2 ms: {verdict})")
-    errors = bare.errors + inst.errors + bare_one.errors + inst_one.errors
+    if "minimal" in figures:
+        minimal = figures["minimal"].loaded_median()
+        print(
+            f"bare against minimal FastAPI: {1e6 / bare.loaded_median().rps:.0f} against "
+            f"{1e6 / minimal.rps:.0f} us/request (1e6/RPS), "
+            f"{bare.loaded_median().cpu_us:.0f} against {minimal.cpu_us:.0f} CPU us/request"
+        )
+    if "instrumented" in figures and "careful" in figures:
+        for name, values in (("1e6/RPS", added), ("CPU", added_cpu)):
+            verdict = "met" if values["instrumented"] <= values["careful"] else "NOT met"
+            print(
+                f"added per request ({name}): service {values['instrumented']:+.0f} us, careful "
+                f"baseline {values['careful']:+.0f} us (target service <= careful: {verdict})"
+            )
+    if "instrumented" in figures:
+        added_p99 = figures["instrumented"].unloaded_median().p99_ms - bare.unloaded_median().p99_ms
+        verdict = "met" if added_p99 <= 2.0 else "NOT met"
+        print(f"p99 added, one connection: {added_p99:+.2f} ms (target <= 2 ms: {verdict})")
+    errors = sum(r.errors for f in figures.values() for r in (*f.loaded, *f.unloaded))
     if errors:
         print(f"WARNING: {errors} non-200 responses during the run")
 

@@ -134,4 +134,4 @@ def empty_env_file(tmp_path: Path) -> Path:
 
 
 def random_secret() -> str:
-    return secrets.token_urlsafe(18)
+    return secrets.token_urlsafe(32)

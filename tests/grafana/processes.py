@@ -19,7 +19,7 @@ import yaml
 
 from tests.support import free_port, require_binary, wait_http
 
-FAULT_TOKEN = "grafana-test-fault-token"
+FAULT_TOKEN = "grafana-test-fault-token-of-at-least-32-bytes"
 
 
 @dataclass

@@ -35,7 +35,7 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = "sample-service"
-FAULT_TOKEN = "alerting-path-test-token"
+FAULT_TOKEN = "alerting-path-test-fault-token-of-at-least-32-bytes"
 # One production minute lasts one second: `for: 1m` -> 1s, rate(...[1h]) -> [60s].
 TIME_FACTOR = 60.0
 INTERVAL = "1s"

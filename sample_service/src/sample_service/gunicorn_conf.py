@@ -9,18 +9,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sample_service.core.settings import get_settings
+from sample_service.core.settings import load_settings
 
 # One signing key for every worker: a token issued by one must verify on the others. With
 # JWT_SECRET unset, the master picks a random key before forking (tokens then last until
 # the next restart); set JWT_SECRET to keep them valid across restarts.
 if not os.environ.get("JWT_SECRET"):
     os.environ["JWT_SECRET"] = secrets.token_urlsafe(32)
-_settings = get_settings()
+_settings = load_settings()  # invalid settings stop the master here, with a clear message
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.web_concurrency
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn workers with the request-head limits of core/http_server.py.
+worker_class = "sample_service.core.http_server.ServiceWorker"
 # The heartbeat files must be on a writable tmpfs, even with a read-only root file system.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
 accesslog = None  # the app writes its own JSON access record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sample_service.app_factory import create_app
 from sample_service.core.log_config import configure_logging
-from sample_service.core.settings import get_settings
+from sample_service.core.settings import load_settings
 
-configure_logging(get_settings())
-app = create_app(get_settings())
+configure_logging(load_settings())
+app = create_app(load_settings())

@@ -68,6 +68,8 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "jwt_secret": "test-secret-of-sufficient-length-0123456789",
             "rate_limit_per_minute": 10_000,
+            "auth_rate_limit_per_minute": 10_000,
+            "account_rate_limit_per_minute": 10_000,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

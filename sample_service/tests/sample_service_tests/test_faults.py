@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sample_service.core.faults import FaultInjector, FaultState, InjectedFaultError
+from sample_service.core.settings import Settings, describe_errors
 
-TOKEN = "fault-admin-token-for-tests"
+TOKEN = "fault-admin-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -21,9 +23,35 @@ def test_off_by_default_even_with_the_token(make_client: Callable[..., TestClien
     assert client.get("/api/v1/items").status_code == 200
 
 
-def test_enabled_flag_without_token_stays_off(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(fault_injection_enabled=True)
-    assert client.put("/admin/faults", json={"error_rate": 1.0}).status_code == 404
+@pytest.mark.parametrize("token", [None, "", "   ", "x" * 31, "\u00e9" * 15])
+def test_enabled_flag_without_a_32_byte_token_refuses_to_start(
+    make_settings: Callable[..., Settings], token: str | None
+) -> None:
+    """Compose passes ${FAULT_ADMIN_TOKEN:-}: an empty token must not build the endpoint."""
+    with pytest.raises(ValidationError) as refused:
+        make_settings(fault_injection_enabled=True, fault_admin_token=token)
+    message = describe_errors(refused.value)
+    assert "FAULT_ADMIN_TOKEN" in message
+    assert "32 bytes" in message
+    if token and token.strip():
+        assert token not in message  # the rejected secret is not printed
+    # 32 bytes are enough; a short token is fine while injection is off.
+    make_settings(fault_injection_enabled=True, fault_admin_token="x" * 32)
+    assert make_settings(fault_admin_token="short").fault_injection_enabled is False
+
+
+def test_the_admin_endpoint_is_rate_limited_like_login(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(
+        fault_injection_enabled=True, fault_admin_token=TOKEN, auth_rate_limit_per_minute=3
+    )
+    wrong = {"Authorization": "Bearer a-guess-at-the-token-0123456789abcdef"}
+    statuses = [client.get("/admin/faults", headers=wrong).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    limited = client.get("/admin/faults", headers=AUTH)  # even the right token, now
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
 
 
 def test_refused_without_the_right_token(make_client: Callable[..., TestClient]) -> None:

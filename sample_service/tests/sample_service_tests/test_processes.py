@@ -42,8 +42,10 @@ def _service_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
         LOG_FILE=str(tmp_path / "logs" / "service.log"),
         JWT_SECRET="process-test-secret-0123456789abcdef",
         RATE_LIMIT_PER_MINUTE="100000",
-        **extra,
+        AUTH_RATE_LIMIT_PER_MINUTE="100000",
+        ACCOUNT_RATE_LIMIT_PER_MINUTE="100000",
     )
+    env.update(extra)
     return env
 
 

@@ -1,5 +1,6 @@
-"""Tracing: FastAPI, SQLAlchemy and HTTPX spans with stable HTTP semantic conventions,
-probes and scrapes excluded, and tracing off (quietly) without an OTLP endpoint."""
+"""Tracing: the service's server span, SQLAlchemy and HTTPX spans, stable HTTP semantic
+conventions, incoming trace context continued, probes and scrapes excluded, and tracing
+off (quietly) without an OTLP endpoint."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import SpanKind, StatusCode
 from sample_service.core.settings import Settings
 from sample_service.core.telemetry import create_tracer_provider, otlp_endpoint_configured
 
@@ -114,3 +117,71 @@ def test_tracing_is_off_without_an_endpoint(
     monkeypatch.delenv("OTEL_SDK_DISABLED")
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     assert not otlp_endpoint_configured()
+
+
+def test_the_server_span_follows_the_stable_http_conventions(
+    make_client: Callable[..., TestClient],
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    client = make_client(tracer_provider=tracer_provider)
+    assert client.get("/api/v1/items?limit=5").status_code == 200
+    assert client.get("/no/such/path").status_code == 404
+    listed, unmatched = [s for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert listed.name == "GET /api/v1/items"
+    assert dict(listed.attributes or {}) == {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "url.path": "/api/v1/items",
+        "url.query": "limit=5",
+        "http.route": "/api/v1/items",
+        "http.response.status_code": 200,
+    }
+    assert listed.status.status_code == StatusCode.UNSET
+    # No route matched: no route in the name or attributes (a raw path would be unbounded).
+    assert unmatched.name == "GET"
+    assert "http.route" not in (unmatched.attributes or {})
+    assert unmatched.attributes["http.response.status_code"] == 404
+
+
+def test_an_incoming_traceparent_is_continued(
+    make_client: Callable[..., TestClient],
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    client = make_client(tracer_provider=tracer_provider)
+    trace_id, parent_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    client.get("/api/v1/items", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+    [server] = [s for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert format(server.context.trace_id, "032x") == trace_id
+    assert server.parent is not None
+    assert format(server.parent.span_id, "016x") == parent_id
+    assert server.parent.is_remote
+
+
+def test_a_server_error_marks_the_span(
+    make_client: Callable[..., TestClient],
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    from sample_service_tests.test_errors import break_database
+
+    client = make_client(tracer_provider=tracer_provider, customize=break_database)
+    assert client.get("/api/v1/items").status_code == 500
+    [server] = [s for s in span_exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert server.status.status_code == StatusCode.ERROR
+    assert server.status.description == "DatabaseExploded"  # from the recorded exception
+    assert server.attributes["error.type"] == "500"
+    assert [e.name for e in server.events] == ["exception"]
+
+
+def test_unsampled_requests_are_served_and_not_exported(
+    make_client: Callable[..., TestClient], span_exporter: InMemorySpanExporter
+) -> None:
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    client = make_client(tracer_provider=provider)
+    response = client.get("/api/v1/items")
+    assert response.status_code == 200
+    assert span_exporter.get_finished_spans() == ()
+    provider.shutdown()

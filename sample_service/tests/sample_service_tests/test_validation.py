@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -92,3 +93,61 @@ def test_malformed_json_is_a_422_not_a_500(client: TestClient) -> None:
         "/api/v1/users", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("field", ["name", "description", "price", "quantity"])
+def test_an_explicit_null_in_an_update_is_a_422_naming_the_field(
+    client: TestClient, login: Callable[..., dict[str, str]], field: str
+) -> None:
+    """Every column is NOT NULL: a null used to reach the database (a 500)."""
+    auth = login(client)
+    item = client.post("/api/v1/items", json={"name": "n", "price": "1"}, headers=auth).json()
+    response = client.patch(f"/api/v1/items/{item['id']}", json={field: None}, headers=auth)
+    assert response.status_code == 422
+    assert _fields(response.json()) == {field}
+    left_out = client.patch(f"/api/v1/items/{item['id']}", json={}, headers=auth)
+    assert left_out.status_code == 200  # leaving a field out still means "unchanged"
+    assert left_out.json()["name"] == "n"
+
+
+def test_the_update_schema_allows_leaving_out_not_null(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ItemUpdate"]
+    assert schema.get("required", []) == []
+    for name, field in schema["properties"].items():
+        assert "null" not in str(field), name
+        assert "default" not in field, name
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/items", {"name": "a\ud800b", "price": "1"}, "name"),
+        ("/api/v1/items", {"name": "a\x00b", "price": "1"}, "name"),
+        ("/api/v1/items", {"name": "n", "price": "1", "description": "\x00"}, "description"),
+        (
+            "/api/v1/users",
+            {"email": "s@example.com", "full_name": "A", "password": "pass\udfffword"},
+            "password",
+        ),
+        (
+            "/api/v1/users",
+            {"email": "s@example.com", "full_name": "A\x00", "password": "password"},
+            "full_name",
+        ),
+        ("/api/v1/auth/token", {"email": "s@example.com", "password": "\ud800"}, "password"),
+    ],
+)
+def test_text_no_backend_can_store_or_hash_is_a_422(
+    client: TestClient,
+    login: Callable[..., dict[str, str]],
+    path: str,
+    body: dict[str, object],
+    field: str,
+) -> None:
+    """A lone surrogate (JSON "\\ud800") cannot be encoded to UTF-8 for SQLite, asyncpg or
+    Argon2, and PostgreSQL text cannot hold NUL: each was a 500 waiting to happen."""
+    headers = {"Content-Type": "application/json", **login(client)}
+    content = json.dumps(body)  # ensure_ascii: the surrogate travels as an escape
+    response = client.post(path, content=content, headers=headers)
+    assert response.status_code == 422, response.text
+    assert _fields(response.json()) == {field}

@@ -1,4 +1,5 @@
-"""Assembles the routers of the app."""
+"""The routers of the app, each included in the app directly (no intermediate router):
+FastAPI matches a request through every level of included routers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,6 @@ from fastapi import APIRouter
 
 from sample_service.api.routes import admin, auth, health, items, metrics, upstream, users
 
-root = APIRouter()
-for module in (health, metrics, admin, auth, users, items, upstream):
-    root.include_router(module.router)
+ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router for module in (health, metrics, admin, auth, users, items, upstream)
+)

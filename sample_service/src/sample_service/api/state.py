@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sample_service.core.cache import Cache
 from sample_service.core.faults import FaultInjector
 from sample_service.core.metrics import ServiceMetrics
-from sample_service.core.rate_limit import RateLimiter
+from sample_service.core.passwords import PasswordHasher
+from sample_service.core.rate_limit import Limits, RateLimiter
 from sample_service.core.settings import Settings
 
 
@@ -20,8 +21,10 @@ class AppState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     cache: Cache
-    http_client: httpx.AsyncClient
+    http_client: httpx.AsyncClient | None  # made by the lifespan startup
     rate_limiter: RateLimiter
+    limits: Limits
+    passwords: PasswordHasher
     metrics: ServiceMetrics | None
     faults: FaultInjector | None
     jwt_secret: str

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 
-from opentelemetry import trace
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
     PROCESS_COLLECTOR,
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
 )
@@ -60,18 +60,48 @@ class ServiceMetrics:
             multiprocess_mode="livesum",
             registry=self.registry,
         )
+        self.cache_errors = Counter(
+            "cache_errors_total",
+            "Failed cache operations; reads then went to the database.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.rate_limit_storage_errors = Counter(
+            "rate_limit_storage_errors_total",
+            "Failed rate-limit storage (Redis) operations; in-process limits applied instead.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.log_records_dropped = Counter(
+            "log_records_dropped_total",
+            "Log records dropped because the log writer fell behind (its queue was full).",
+            registry=self.registry,
+        )
         if not self.multiprocess:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)
+        # labels() takes a lock and validates on every call; the children are looked up
+        # once per label set (a bounded set: routes are templates, methods are normalised).
+        self._durations: dict[tuple[str, str, int], Histogram] = {}
+        self._active: dict[str, Gauge] = {}
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one finished request, with the active sampled trace as exemplar."""
-        child = self.request_duration.labels(method, route, str(status))
+    def active(self, method: str) -> Gauge:
+        child = self._active.get(method)
+        if child is None:
+            child = self._active[method] = self.active_requests.labels(method)
+        return child
+
+    def observe(
+        self, method: str, route: str, status: int, seconds: float, trace_id: int | None
+    ) -> None:
+        """Record one finished request, with its sampled trace (if any) as exemplar."""
+        key = (method, route, status)
+        child = self._durations.get(key)
+        if child is None:
+            child = self._durations[key] = self.request_duration.labels(method, route, str(status))
         exemplar = None
-        if not self.multiprocess:
-            span_context = trace.get_current_span().get_span_context()
-            if span_context.is_valid and span_context.trace_flags.sampled:
-                exemplar = {"trace_id": format(span_context.trace_id, "032x")}
+        if trace_id is not None and not self.multiprocess:
+            exemplar = {"trace_id": format(trace_id, "032x")}
         child.observe(seconds, exemplar)
 
     def render(self, accept_header: str | None) -> tuple[bytes, str]:

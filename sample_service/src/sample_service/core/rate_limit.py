@@ -1,42 +1,101 @@
-"""A token-bucket rate limiter per client address, in process memory.
+"""Rate limits from the `limits` library: sliding-window counters, in process memory by
+default, in Redis when REDIS_URL is set so that one limit holds across gunicorn workers
+and replicas.
 
-Under gunicorn each worker keeps its own buckets, so the effective limit is
-RATE_LIMIT_PER_MINUTE times the worker count (see the README).
+If Redis fails, this process falls back to its in-memory counters (the limit then holds
+per process again) until Redis answers; the failure is counted and logged (core/fallback).
+Keys are a scope and a client: an IPv6 client is keyed by its /64, which one host owns
+whole, so rotating through its own addresses does not multiply its allowance.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from cachetools import TTLCache
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindow
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter as SlidingWindow
+from redis.asyncio import ConnectionPool
+
+from sample_service.core.cache import REDIS_TIMEOUT_SECONDS
+from sample_service.core.fallback import Fallback
+
+
+@dataclass(frozen=True)
+class Limits:
+    api: RateLimitItem
+    auth: RateLimitItem
+    account: RateLimitItem
+
+    @classmethod
+    def per_minute(cls, api: int, auth: int, account: int) -> Limits:
+        return cls(
+            RateLimitItemPerMinute(api, namespace="api"),
+            RateLimitItemPerMinute(auth, namespace="auth"),
+            RateLimitItemPerMinute(account, namespace="account"),
+        )
+
+
+def client_key(host: str | None) -> str:
+    """The rate-limit identity of a client address."""
+    if host is None:
+        return "unknown"
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Network(f"{host}/64", strict=False))
+        except ValueError:
+            return host
+    return host
 
 
 class RateLimiter:
-    """`per_minute` requests a minute per key, with bursts up to the same number."""
+    def __init__(self, redis_url: str | None, fallback: Fallback) -> None:
+        # The synchronous memory storage: no I/O, so no await, and its expiry sweep runs on
+        # a timer thread rather than as a task per hit like its asyncio twin.
+        self._memory = SlidingWindow(MemoryStorage())
+        self._redis: AsyncSlidingWindow | None = None
+        self._pool: ConnectionPool | None = None
+        if redis_url:
+            # Our own pool, so that close() can release its connections.
+            self._pool = ConnectionPool.from_url(
+                redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+            storage = RedisStorage(
+                f"async+{redis_url}",
+                implementation="redispy",
+                wrap_exceptions=True,
+                connection_pool=self._pool,  # type: ignore[arg-type]
+            )
+            self._redis = AsyncSlidingWindow(storage)
+        self.fallback = fallback
+        self.backend = "redis" if redis_url else "memory"
 
-    def __init__(
-        self,
-        per_minute: int,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self.capacity = float(per_minute)
-        self.refill_per_second = per_minute / 60.0
-        self._clock = clock
-        # A bucket idle for a minute is full again, so forgetting it then loses nothing
-        # and keeps memory bounded however many clients appear.
-        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(
-            maxsize=max_keys, ttl=60.0, timer=clock
-        )
+    async def hit(self, limit: RateLimitItem, *key: str) -> float | None:
+        """Count one request against `limit` for `key`: None if allowed, else the seconds
+        until the client may retry."""
+        if self._redis is not None and self.fallback.available():
+            try:
+                if await self._redis.hit(limit, *key):
+                    return None
+                stats = await self._redis.get_window_stats(limit, *key)
+                return _retry_after(stats.reset_time)
+            except Exception as error:  # any storage failure: fall back, never fail the request
+                self.fallback.failed("hit", error)
+        if self._memory.hit(limit, *key):
+            return None
+        return _retry_after(self._memory.get_window_stats(limit, *key).reset_time)
 
-    def hit(self, key: str) -> float | None:
-        """Take one token for `key`: None if allowed, else seconds until one is available."""
-        now = self._clock()
-        tokens, last = self._buckets.get(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.refill_per_second)
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.refill_per_second
-        self._buckets[key] = (tokens - 1.0, now)
-        return None
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def _retry_after(reset_time: float) -> int:
+    return max(1, math.ceil(reset_time - time.time()))

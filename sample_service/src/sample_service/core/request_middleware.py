@@ -1,9 +1,17 @@
-"""One pure-ASGI middleware per request: request id, metrics, the access record, and the
-global handler of unhandled errors.
+"""One pure-ASGI middleware per request: request id, the server span, metrics, the access
+record, and the global handler of unhandled errors.
 
 Unhandled errors are handled here rather than by Starlette's ServerErrorMiddleware,
 which sits outside every user middleware (so metrics and the access log would not
 see the 500) and re-raises to the server (which would log the stack a second time).
+
+The server span is made here too, instead of by opentelemetry-instrumentation-fastapi:
+that instrumentation matched every route a second time per request to name its span
+before the router ran, and wrapped every ASGI message, which cost more per request than
+all the rest of the telemetry (bench/service_overhead/README.md). After routing the
+template is known, so the span gets its name and `http.route` then. Attributes follow
+the stable HTTP server semantic conventions; the context of an incoming `traceparent`
+is continued through the configured propagators. Probes and scrapes are not traced.
 """
 
 from __future__ import annotations
@@ -11,6 +19,9 @@ from __future__ import annotations
 import logging
 import time
 
+from opentelemetry import context, propagate, trace
+from opentelemetry.semconv.attributes import error_attributes, http_attributes, url_attributes
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sample_service.core.errors import error_body, report_unhandled_error
@@ -18,6 +29,9 @@ from sample_service.core.metrics import UNMATCHED_ROUTE, ServiceMetrics, normali
 from sample_service.core.request_context import request_id_from_header, request_id_var
 
 access_logger = logging.getLogger("sample_service.access")
+
+# Scrapes and probes would drown the real traffic in the trace store.
+UNTRACED_PATHS = frozenset({"/metrics", "/health/live", "/health/ready"})
 
 
 def route_template(scope: Scope) -> str:
@@ -27,29 +41,74 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+def _span_attributes(scope: Scope, method: str) -> dict[str, object]:
+    """The required (and the present conditionally required) attributes of the stable HTTP
+    server conventions. The recommended ones (client and server address, user agent,
+    protocol version) are left out: every attribute is paid for on every request and again
+    when the span is encoded, and the access record has the client address."""
+    attributes: dict[str, object] = {
+        http_attributes.HTTP_REQUEST_METHOD: method,
+        url_attributes.URL_SCHEME: scope.get("scheme", "http"),
+        url_attributes.URL_PATH: scope["path"],
+    }
+    if method != scope["method"]:
+        attributes[http_attributes.HTTP_REQUEST_METHOD_ORIGINAL] = scope["method"]
+    if scope.get("query_string"):
+        attributes[url_attributes.URL_QUERY] = scope["query_string"].decode("latin-1")
+    return attributes
 
 
 class RequestMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: ServiceMetrics | None, access_log_enabled: bool
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics | None,
+        access_log_enabled: bool,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log_enabled = access_log_enabled
+        self.tracer = tracer
+        # The header names the configured propagators (OTEL_PROPAGATORS) read.
+        self.propagation_fields = frozenset(
+            name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = request_id_from_header(_header(scope, b"x-request-id"))
-        token = request_id_var.set(request_id)
         method = normalize_method(scope["method"])
+        span = None
+        context_token = None
+        request_id_header = None
+        propagated = False
+        fields = self.propagation_fields
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                request_id_header = value.decode("latin-1")
+            elif key in fields:
+                propagated = True
+        if self.tracer is not None and scope["path"] not in UNTRACED_PATHS:
+            # The propagators read only their own headers (traceparent, tracestate,
+            # baggage by default): without any, there is no context to continue.
+            parent = None
+            if propagated:
+                parent = propagate.extract(
+                    {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+                )
+            span = self.tracer.start_span(
+                method,
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes=_span_attributes(scope, method),
+            )
+            context_token = context.attach(trace.set_span_in_context(span, parent))
+        request_id = request_id_from_header(request_id_header)
+        request_id_token = request_id_var.set(request_id)
         status = 500
         response_started = False
         # Background tasks run after the body is sent, inside the app call: the request's
@@ -69,7 +128,7 @@ class RequestMiddleware:
                 finished = time.perf_counter()
 
         if self.metrics is not None:
-            self.metrics.active_requests.labels(method).inc()
+            self.metrics.active(method).inc()
         try:
             await self.app(scope, receive, send_with_request_id)
         except Exception as exc:
@@ -90,12 +149,35 @@ class RequestMiddleware:
         finally:
             duration = (finished or time.perf_counter()) - start
             route = route_template(scope)
+            trace_id = None
+            if span is not None and span.is_recording():
+                trace_id = self._finish_span(span, method, route, status)
             if self.metrics is not None:
-                self.metrics.active_requests.labels(method).dec()
-                self.metrics.observe(method, route, status, duration)
+                self.metrics.active(method).dec()
+                self.metrics.observe(method, route, status, duration, trace_id)
             if self.access_log_enabled:
                 self._log_access(scope, method, route, status, duration)
-            request_id_var.reset(token)
+            if span is not None:
+                started_ns = getattr(span, "start_time", None)
+                span.end(started_ns + int(duration * 1e9) if started_ns else None)
+            if context_token is not None:
+                context.detach(context_token)
+            request_id_var.reset(request_id_token)
+
+    @staticmethod
+    def _finish_span(span: trace.Span, method: str, route: str, status: int) -> int | None:
+        """Name and status of the span after routing; the trace id if it is sampled."""
+        if route != UNMATCHED_ROUTE:
+            span.update_name(f"{method} {route}")
+            span.set_attribute(http_attributes.HTTP_ROUTE, route)
+        span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
+        if status >= 500:
+            span.set_attribute(error_attributes.ERROR_TYPE, str(status))
+            current = getattr(span, "status", None)
+            if current is None or current.is_unset:  # keep an exception's description
+                span.set_status(Status(StatusCode.ERROR))
+        span_context = span.get_span_context()
+        return span_context.trace_id if span_context.trace_flags.sampled else None
 
     @staticmethod
     def _log_access(scope: Scope, method: str, route: str, status: int, duration: float) -> None:

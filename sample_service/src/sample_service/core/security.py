@@ -1,40 +1,29 @@
-"""Password hashing (pwdlib with Argon2id) and the JWT bearer tokens of the API.
-
-passlib is unmaintained and breaks with current bcrypt, so hashing uses pwdlib's
-Argon2 hasher (argon2-cffi). Hashing is deliberately slow CPU work: it runs in a
-worker thread so it never blocks the event loop.
-"""
+"""The JWT bearer tokens of the API (PyJWT, HS256)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from anyio import to_thread
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
+
+from sample_service.models.base import MAX_ID
 
 JWT_ALGORITHM = "HS256"
-
-_password_hash = PasswordHash((Argon2Hasher(),))
-
-
-async def hash_password(password: str) -> str:
-    return await to_thread.run_sync(_password_hash.hash, password)
+# A subject is a user id in ASCII digits: str.isdigit() also accepts "\u00b2" (superscript
+# two, which int() rejects: a 500) and "\u0661" (Arabic-Indic one, which int() reads as 1).
+_SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
 
 
-async def verify_password(password: str, password_hash: str) -> bool:
-    return await to_thread.run_sync(_password_hash.verify, password, password_hash)
-
-
-def create_access_token(subject: str, secret: str, expire_minutes: int) -> str:
+def create_access_token(user_id: int, secret: str, expire_minutes: int) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": subject, "iat": now, "exp": now + timedelta(minutes=expire_minutes)}
+    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(minutes=expire_minutes)}
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-def decode_access_token(token: str, secret: str) -> str | None:
-    """The token's subject, or None when it is malformed, forged or expired."""
+def decode_access_token(token: str, secret: str) -> int | None:
+    """The user id the token was issued for, or None when it is malformed, forged, expired,
+    or its subject is not a user id."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]}
@@ -42,4 +31,7 @@ def decode_access_token(token: str, secret: str) -> str | None:
     except jwt.PyJWTError:
         return None
     subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+    if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
+        return None
+    user_id = int(subject)
+    return user_id if user_id <= MAX_ID else None

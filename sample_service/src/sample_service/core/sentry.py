@@ -6,6 +6,7 @@ import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
 
 from sample_service import __version__
+from sample_service.core.scrubbing import scrub_sentry_event
 from sample_service.core.settings import Settings
 
 
@@ -31,6 +32,10 @@ def init_sentry(settings: Settings) -> bool:
         # Errors are captured explicitly by the exception handler; logging the same
         # error must not produce a second event.
         integrations=[LoggingIntegration(event_level=None)],
+        # What the options above cannot stop: secrets inside exception messages and log
+        # breadcrumbs (bound SQL parameters, tokens, passwords), see core/scrubbing.py.
+        before_send=scrub_sentry_event,
+        before_breadcrumb=scrub_sentry_event,
     )
     sentry_sdk.set_tag("service_name", settings.service_name)
     return True

@@ -1,4 +1,5 @@
-"""OpenTelemetry tracing: FastAPI, SQLAlchemy and HTTPX instrumentations, OTLP/HTTP export.
+"""OpenTelemetry tracing: the tracer provider, OTLP/HTTP export, and the SQLAlchemy and
+HTTPX instrumentations. The server span of each request is core/request_middleware.py's.
 
 The exporter is configured by the standard OTEL_* variables. With no OTLP endpoint
 in the environment, tracing stays off entirely: no provider, no instrumentation,
@@ -11,9 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 
 import httpx
-from fastapi import FastAPI
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
@@ -25,19 +24,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sample_service import __version__
 from sample_service.core.settings import Settings
 
-# Scrapes and probes would drown the real traffic in the trace store.
-EXCLUDED_URLS = "/metrics,/health/live,/health/ready"
-
-# Encoding a batch to protobuf is pure Python on the exporter thread, and it holds the GIL
-# against the request thread for the whole batch: a batch of 512 spans (the SDK default)
-# took 25-35 ms and every request running meanwhile waited ~11 ms (median) more; batches
-# of 128 take ~5 ms and delay such a request ~7 ms. Same total work, much shorter stalls
-# (bench/service_overhead, README.md). Against a keep-alive sink (3 runs each), batches of
-# 32 cut the one-connection p99 added to +1.3-2.8 ms but kept 0.62-0.72 of bare throughput
-# (median 0.64); 64 had 128's tail (+3.1-4.1 ms) at 0.55-0.75; 128 kept 0.71-0.74 at
-# +3.4-4.0 ms. No size meets both targets reliably, so 128 stays, the one meeting the
-# throughput target every run. OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
+# Encoding a batch to protobuf is pure Python on the exporter thread and holds the GIL:
+# a request needing it meanwhile waits (up to the 5 ms switch interval). 128 spans are
+# ~2.5 ms of encoding, the SDK's 512 ~9 ms; measured in process, 32, 128 and 512 add the
+# same CPU a request within the spread, 128 and 512 the least one-connection p99
+# (bench/service_overhead/README.md). OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
 DEFAULT_EXPORT_BATCH_SIZE = 128
+
+
+class HashOnceResource(Resource):
+    """A Resource whose hash is computed once. The OTLP encoder groups the spans of each
+    batch by resource, hashing the resource of every span, and Resource.__hash__ serialises
+    all its attributes to JSON each time: ~7 us a span, a fifth of its encoding
+    (bench/service_overhead/README.md). A resource never changes, so neither does its hash.
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other)
 
 
 def otlp_endpoint_configured(env: Mapping[str, str] = os.environ) -> bool:
@@ -64,12 +74,14 @@ def create_tracer_provider(
     export = otlp_endpoint_configured()
     if not export and not processors:
         return None
-    resource = Resource.create(
-        {
-            "service.name": settings.service_name,
-            "service.version": __version__,
-            "deployment.environment.name": settings.environment,
-        }
+    resource = HashOnceResource(
+        Resource.create(
+            {
+                "service.name": settings.service_name,
+                "service.version": __version__,
+                "deployment.environment.name": settings.environment,
+            }
+        )
     )
     # The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG.
     provider = TracerProvider(resource=resource)
@@ -82,22 +94,16 @@ def create_tracer_provider(
     return provider
 
 
-def instrument(
-    app: FastAPI, provider: TracerProvider, engine: AsyncEngine, http_client: httpx.AsyncClient
-) -> None:
-    """Trace requests, SQL statements and outgoing HTTP calls of this app only."""
-    # Stable HTTP and database semantic conventions (db.system.name, db.namespace,
-    # db.query.text; Tempo's service graph and Grafana read these). The instrumentations
-    # read this once per process, at their first use, so it is set before any of them runs.
+def _stable_semantic_conventions() -> None:
+    """Stable HTTP and database semantic conventions (db.system.name, db.namespace,
+    db.query.text; Tempo's service graph and Grafana read these). The instrumentations read
+    this once per process, at their first use, so it is set before any of them runs."""
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,database")
-    # One server span per request: the per-message "http send/receive" spans add cost and
-    # noise and say nothing the server span does not.
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        excluded_urls=EXCLUDED_URLS,
-        exclude_spans=["receive", "send"],
-    )
+
+
+def instrument_engine(provider: TracerProvider, engine: AsyncEngine) -> None:
+    """Trace the SQL statements of this app's engine only."""
+    _stable_semantic_conventions()
     # EngineTracer instruments one engine without patching create_engine globally, so
     # each app (and each test) gets its own, unlike the singleton SQLAlchemyInstrumentor.
     connections_usage = (
@@ -110,6 +116,11 @@ def instrument(
         engine.sync_engine,
         connections_usage,
     )
+
+
+def instrument_http_client(provider: TracerProvider, http_client: httpx.AsyncClient) -> None:
+    """Trace the outgoing HTTP calls of this client (a client span each)."""
+    _stable_semantic_conventions()
     HTTPXClientInstrumentor.instrument_client(http_client, tracer_provider=provider)
 
 

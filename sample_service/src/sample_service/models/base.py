@@ -17,6 +17,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Primary keys are INTEGER columns: 32-bit signed on PostgreSQL. Ids from outside (paths,
+# token subjects) are checked against this bound before they reach a query.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

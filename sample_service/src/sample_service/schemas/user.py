@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from sample_service.schemas.text import Email, Password, StoredText
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr = Field(max_length=320)
-    full_name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=8, max_length=128)
+    email: Email
+    full_name: StoredText = Field(min_length=1, max_length=100)
+    password: Password = Field(min_length=8, max_length=128)
 
 
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    email: EmailStr
+    email: Email
     full_name: str
     created_at: datetime
 
@@ -27,8 +29,8 @@ class UserRead(BaseModel):
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=1, max_length=128)
+    email: Email
+    password: Password = Field(min_length=1, max_length=128)
 
 
 class Token(BaseModel):

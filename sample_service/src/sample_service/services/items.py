@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sample_service.core.cache import Cache
 from sample_service.crud import items as items_crud
@@ -25,19 +25,21 @@ async def list_items(session: AsyncSession, *, limit: int, offset: int) -> ItemP
     )
 
 
-async def get_item_cached(
-    session: AsyncSession, cache: Cache, item_id: int
-) -> tuple[ItemRead, bool]:
-    """The item and whether it came from the cache."""
+async def get_item_json(
+    sessions: async_sessionmaker[AsyncSession], cache: Cache, item_id: int
+) -> tuple[bytes, bool]:
+    """The item as ItemRead JSON, and whether it came from the cache. The cache only ever
+    holds JSON this function wrote, so a hit is returned without parsing it again."""
     cached = await cache.get(cache_key(item_id))
     if cached is not None:
-        return ItemRead.model_validate_json(cached), True
-    item = await items_crud.get(session, item_id)
-    if item is None:
-        raise NotFoundError(f"item {item_id} not found")
-    read = ItemRead.model_validate(item)
-    await cache.set(cache_key(item_id), read.model_dump_json().encode())
-    return read, False
+        return cached, True
+    async with sessions() as session:
+        item = await items_crud.get(session, item_id)
+        if item is None:
+            raise NotFoundError(f"item {item_id} not found")
+        body = ItemRead.model_validate(item).model_dump_json().encode()
+    await cache.set(cache_key(item_id), body)
+    return body, False
 
 
 async def create_item(session: AsyncSession, owner: User, data: ItemCreate) -> ItemRead:

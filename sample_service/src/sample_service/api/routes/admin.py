@@ -1,4 +1,7 @@
-"""PUT/GET/DELETE /admin/faults: only with FAULT_INJECTION_ENABLED and FAULT_ADMIN_TOKEN."""
+"""PUT/GET/DELETE /admin/faults: only with FAULT_INJECTION_ENABLED and FAULT_ADMIN_TOKEN.
+
+Rate limited like login (per client address), so the token cannot be guessed at speed.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,24 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, status
 
-from sample_service.api.deps import FaultAdmin
+from sample_service.api.deps import AUTH_LIMIT, FaultAdmin
+from sample_service.api.responses import AUTH_ERRORS, BODY_ERRORS, VALIDATION_ERROR, error
 from sample_service.core.faults import FaultState
 from sample_service.schemas.faults import FaultConfig
 
 router = APIRouter(
     prefix="/admin/faults",
     tags=["admin"],
-    responses={401: {"description": "missing or wrong token"}, 404: {"description": "disabled"}},
+    dependencies=AUTH_LIMIT,
+    responses={
+        **AUTH_ERRORS,
+        401: error("missing or wrong token"),
+        404: error("fault injection is disabled"),
+    },
 )
 
 
-@router.put("")
+@router.put("", responses={**VALIDATION_ERROR, **BODY_ERRORS})
 async def set_faults(config: FaultConfig, faults: FaultAdmin) -> FaultConfig:
     await faults.set(FaultState(**config.model_dump()))
     return config

@@ -6,11 +6,23 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Response
 
 from sample_service.api.deps import State
+from sample_service.api.responses import error
 
 router = APIRouter(tags=["metrics"])
 
+_EXPOSITION = {
+    200: {
+        "description": "Prometheus text format, or OpenMetrics when Accept asks for it",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/openmetrics-text": {"schema": {"type": "string"}},
+        },
+    },
+    404: error("metrics are disabled (METRICS_ENABLED=false)"),
+}
 
-@router.get("/metrics", response_class=Response)
+
+@router.get("/metrics", response_class=Response, responses=_EXPOSITION)
 async def metrics(state: State, accept: str | None = Header(None)) -> Response:
     if state.metrics is None:
         raise HTTPException(404, detail="metrics are disabled")
