@@ -1,7 +1,9 @@
 """Pending entries per stream, cut into batches and handed to senders in stream order.
 
 Guarantees:
-- A batch is cut at batch_max_bytes or once its oldest entry waited batch_max_wait.
+- A batch holds one stream, cut at batch_max_bytes or once the oldest pending entry
+  waited batch_max_wait (one stream per push: Loki reports refusals in the last stream
+  of a push only, rejections.py says why). Streams take turns.
 - At most max_in_flight batches per source are out at once, and a stream is in at most
   STREAM_DEPTH of them (one on the wire, the next encoded behind it and sent only after
   it finished), so a stream's entries reach Loki in order.
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 STREAM_DEPTH = 2
 _SIZE = itemgetter(4)
 
-Batch = list[tuple[str, list[Entry]]]
+Batch = tuple[str, list[Entry]]
 Send = Callable[[Batch, list["asyncio.Future[None]"]], Awaitable[None]]
 
 
@@ -86,72 +88,69 @@ class Batcher:
 
     def _dispatch(self) -> None:
         self._blocked = False
+        due = self.closing or (
+            self._pending_since is not None
+            and time.monotonic() - self._pending_since >= self._max_wait
+        )
         while len(self.inflight) < self._max_in_flight:
-            due = self.closing or (
-                self._pending_since is not None
-                and time.monotonic() - self._pending_since >= self._max_wait
-            )
             if not due and self._pending_bytes < self._max_bytes:
                 return
             batch = self._cut()
-            if not batch:
+            if batch is None:
                 self._blocked = self._pending_since is not None
                 return
+            stream = batch[0]
             before = []
+            tail = self._tail.get(stream)
+            if tail is not None and not tail.done():
+                before.append(tail)
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            for stream, _ in batch:
-                tail = self._tail.get(stream)
-                if tail is not None and not tail.done():
-                    before.append(tail)
-                self._tail[stream] = done
+            self._tail[stream] = done
             task = asyncio.create_task(self._run_sender(batch, before, done))
             self.inflight.add(task)
             task.add_done_callback(self._finished)
 
-    def _cut(self) -> Batch:
-        limit = self._max_bytes
-        size = 0
-        batch: Batch = []
+    def _cut(self) -> Batch | None:
+        """Up to batch_max_bytes of the first stream not at its depth, or None."""
         pending = self.pending
         for stream, entries in pending.items():
-            if not entries or self._depth[stream] >= STREAM_DEPTH:
-                continue
-            # Stops at the limit: the pending list can hold the whole buffer.
-            taken = 0
-            for entry in entries:
-                if size >= limit:
-                    break
-                size += entry[4]
-                taken += 1
-            if taken == len(entries):
-                pending[stream] = []
-                batch.append((stream, entries))
-            elif taken:
-                batch.append((stream, entries[:taken]))
-                pending[stream] = entries[taken:]
-            if taken:
-                self._depth[stream] += 1
+            if entries and self._depth[stream] < STREAM_DEPTH:
+                break
+        else:
+            return None
+        limit = self._max_bytes
+        size = 0
+        taken = 0
+        # Stops at the limit: the pending list can hold the whole buffer.
+        for entry in entries:
             if size >= limit:
                 break
+            size += entry[4]
+            taken += 1
+        del pending[stream]  # to the back: the other streams go first next time
+        if taken < len(entries):
+            pending[stream] = entries[taken:]
+            entries = entries[:taken]
+        self._depth[stream] += 1
         self._pending_bytes -= size
         if not any(pending.values()):
             self._pending_since = None
             self._pending_bytes = 0
-        elif batch:
+        else:
             self._pending_since = time.monotonic()
-        return batch
+        return stream, entries
 
     async def _run_sender(
         self, batch: Batch, before: list[asyncio.Future[None]], done: asyncio.Future[None]
     ) -> None:
-        size = sum(sum(map(_SIZE, entries)) for _, entries in batch)
+        stream, entries = batch
+        size = sum(map(_SIZE, entries))
         try:
             await self._send(batch, before)
         finally:
-            for stream, _ in batch:
-                self._depth[stream] -= 1
-                if self._tail.get(stream) is done:
-                    del self._tail[stream]
+            self._depth[stream] -= 1
+            if self._tail.get(stream) is done:
+                del self._tail[stream]
             done.set_result(None)
             self._budget.give(size)
 

@@ -84,11 +84,10 @@ class Sender:
         self.acked = 0  # entries acknowledged (shipped or dropped), for the stall watch
 
     async def send(self, batch: Batch, before: list[asyncio.Future[None]]) -> None:
-        streams: Streams = []
-        for stream, entries in batch:
-            entries.sort(key=_TS)
-            streams.append((stream, self._labels.as_dict(stream), entries))
-        # Encoded while the previous batch of the same streams is still on the wire;
+        stream, entries = batch
+        entries.sort(key=_TS)
+        streams: Streams = [(stream, self._labels.as_dict(stream), entries)]
+        # Encoded while the previous batch of the same stream is still on the wire;
         # sent only after it finished, so a stream's entries reach Loki in order.
         body, good, bad = self._encode_isolating(streams)
         for previous in before:
