@@ -20,9 +20,9 @@ from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
 from sidecar.shipping.discovery import Discovery
 from sidecar.shipping.files import FileSet
-from sidecar.shipping.ingest import EMPTY_LINE, INVALID_UTF8, NUL_BYTES, TRUNCATED, Ingest, Observer
+from sidecar.shipping.ingest import EMPTY_LINE, INVALID_UTF8, NUL_BYTES, Ingest, Observer
 from sidecar.shipping.labels import StreamLabels
-from sidecar.shipping.linereader import Chunk
+from sidecar.shipping.linereader import TRUNCATED, Chunk
 from sidecar.shipping.loki_client import OUTCOMES, LokiClient
 from sidecar.shipping.metrics import ShippingMetrics
 from sidecar.shipping.parsers import MALFORMED_REASONS
