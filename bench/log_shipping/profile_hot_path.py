@@ -30,7 +30,7 @@ from sidecar.config import SidecarConfig
 
 
 async def ship(config: SidecarConfig, lines: int) -> None:
-    registry = new_registry()
+    registry, _ = new_registry()
     service = ShippingService(
         config.loki, config.shipping, config.sources, ShippingMetrics(registry), lambda _: None
     )

@@ -127,10 +127,11 @@ class Batcher:
                 break
             size += entry[4]
             taken += 1
-        del pending[stream]  # to the back: the other streams go first next time
-        if taken < len(entries):
-            pending[stream] = entries[taken:]
-            entries = entries[:taken]
+        # The per-stream list is kept (and so stays in the GC's old generation); the
+        # batch is a copy. Then to the back: the other streams go first next time.
+        batch = entries[:taken]
+        del entries[:taken]
+        pending[stream] = pending.pop(stream)
         self._depth[stream] += 1
         self._pending_bytes -= size
         if not any(pending.values()):
@@ -138,7 +139,7 @@ class Batcher:
             self._pending_bytes = 0
         else:
             self._pending_since = time.monotonic()
-        return stream, entries
+        return stream, batch
 
     async def _run_sender(
         self, batch: Batch, before: list[asyncio.Future[None]], done: asyncio.Future[None]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sidecar.shipping.acks import Segment
+from sidecar.shipping.acks import Segment, SegmentTable
 from sidecar.shipping.docker_partials import DockerLines
 from sidecar.shipping.entries import ENTRY_OVERHEAD, ENTRY_OVERHEAD_META, Entry, Parsed
 from sidecar.shipping.labels import StreamLabels
@@ -51,6 +51,7 @@ class Ingest:
         staged: Callable[[int], None],
         anchor_made: Callable[[], None],
         recorder: Observer | None,
+        segments: SegmentTable,
     ) -> None:
         self._parse = parse
         self.parse = parse
@@ -65,6 +66,7 @@ class Ingest:
         self._staged = staged
         self._anchor_made = anchor_made
         self.recorder = recorder
+        self._segments = segments
 
     @classmethod
     def for_source(cls, source: Any, max_line_bytes: int, **kwargs: Any) -> Ingest:
@@ -87,10 +89,11 @@ class Ingest:
         now_ns = time.time_ns()
         malformed: dict[str, int] = {}
         levels: dict[str, int] = {}
-        segment = None
+        segment = segment_id = None
         if chunk.end_offset is not None:
             # Registered after the loop, with its count, before any batch can carry it.
             segment = Segment(gen.acks, chunk.end_offset, 0)
+            segment_id = self._segments.new_id()
         staged = 0
         size_total = 0
         empty = 0
@@ -138,7 +141,7 @@ class Ingest:
                     self._anchor_made()
             levels[level] = levels.get(level, 0) + 1
             size = len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
-            pending[for_level(level)].append(_new_entry(Entry, (ts, line, meta, segment, size)))
+            pending[for_level(level)].append(_new_entry(Entry, (ts, line, meta, segment_id, size)))
             size_total += size
             staged += 1
         if final and docker is not None:
@@ -146,7 +149,7 @@ class Ingest:
             # staging inline, without a call per line.
             for parsed, start in docker.drain(key, malformed):
                 size_total += self._stage_one(
-                    gen, parsed, start, segment, now_ns, levels, malformed
+                    gen, parsed, start, segment_id, now_ns, levels, malformed
                 )
                 staged += 1
         if segment is not None:
@@ -155,6 +158,7 @@ class Ingest:
                 # A restart must re-read a held line from its first part.
                 segment.end_offset = floor
             segment.pending = staged
+            self._segments.hold(segment_id, segment)
             gen.acks.append(segment)
             if segment.end_offset > gen.observed:
                 gen.observed = segment.end_offset
@@ -169,7 +173,7 @@ class Ingest:
         gen: Any,
         parsed: Parsed,
         line_start: int,
-        segment: Segment | None,
+        segment_id: int | None,
         now_ns: int,
         levels: dict[str, int],
         malformed: dict[str, int],
@@ -186,6 +190,6 @@ class Ingest:
         levels[level] = levels.get(level, 0) + 1
         size = len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
         self._pending[self._labels.for_level(level)].append(
-            _new_entry(Entry, (ts, line, meta, segment, size))
+            _new_entry(Entry, (ts, line, meta, segment_id, size))
         )
         return size

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from operator import itemgetter
 
 from sidecar.logs import Throttled
-from sidecar.shipping.acks import Segment
+from sidecar.shipping.acks import SegmentTable
 from sidecar.shipping.batcher import Batch
 from sidecar.shipping.encoding import ENCODERS, Body, Streams
 from sidecar.shipping.entries import Entry
@@ -69,8 +69,10 @@ class Sender:
         labels: StreamLabels,
         metrics: SourceMetrics,
         anchors: AnchorGate,
+        segments: SegmentTable,
     ) -> None:
         self._source = source_name
+        self._segments = segments
         self._encode = ENCODERS[encoding]
         self._client = client
         self._labels = labels
@@ -178,10 +180,10 @@ class Sender:
 
     def _acknowledge(self, entries: list[Entry], dropped: Counter[str] | None) -> None:
         self.acked += len(entries)
-        per_segment: Counter[Segment | None] = Counter(map(_SEGMENT, entries))  # in C
-        for segment, n in per_segment.items():
-            if segment is not None:
-                segment.ack(n)
+        per_segment: Counter[int | None] = Counter(map(_SEGMENT, entries))  # in C
+        for segment_id, n in per_segment.items():
+            if segment_id is not None:
+                self._segments.ack(segment_id, n)
         lost = 0
         if dropped:
             for reason, n in dropped.items():

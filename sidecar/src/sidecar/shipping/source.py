@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from sidecar.logs import Throttled
 from sidecar.shipping.access_tap import AccessTap
+from sidecar.shipping.acks import SegmentTable
 from sidecar.shipping.batcher import Batcher
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
@@ -60,7 +61,10 @@ class SourcePipeline:
         self.metrics = SourceMetrics(metrics, source, DROP_REASONS, malformed, OUTCOMES)
         labels = StreamLabels(source.labels, source.service_name, source.name)
         self.anchors = AnchorGate(save_anchors)
-        self.sender = Sender(source.name, loki.encoding, client, labels, self.metrics, self.anchors)
+        segments = SegmentTable()
+        self.sender = Sender(
+            source.name, loki.encoding, client, labels, self.metrics, self.anchors, segments
+        )
         self.batcher = Batcher(loki, budget, self.sender.send)
         self.ingest = Ingest.for_source(
             source,
@@ -71,6 +75,7 @@ class SourcePipeline:
             staged=self.batcher.staged,
             anchor_made=self.anchors.mark,
             recorder=recorder,
+            segments=segments,
         )
         self.files = FileSet(
             source,
