@@ -12,16 +12,18 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from sidecar.config import SidecarConfig
 from sidecar.health.monitor import HealthMonitor
 from sidecar.metrics import new_registry
 from sidecar.server import build_app, make_server
-from sidecar.shipping.metrics import ShippingMetrics
-from sidecar.shipping.process import ChildConfig, recorder_for
-from sidecar.shipping.service import ShippingService, tune_gc
+from sidecar.shipping.handover import ChildConfig
 from sidecar.shipping.stall import SourceStatus
 from sidecar.shipping.supervisor import ShippingSupervisor
+
+if TYPE_CHECKING:
+    from sidecar.shipping.service import ShippingService
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,12 @@ class Sidecar:
             self.shipping = ShippingSupervisor(child, self.registry)
             processes.add("shipping", lambda: self.shipping.pid)  # type: ignore[union-attr]
         elif config.sources:
+            # Imported here: with isolation: process the main process never loads the
+            # shipping code (its memory is counted with the child's).
+            from sidecar.shipping.metrics import ShippingMetrics
+            from sidecar.shipping.process import recorder_for
+            from sidecar.shipping.service import ShippingService
+
             self.shipping = ShippingService(
                 config.loki,
                 config.shipping,
@@ -106,6 +114,8 @@ class Sidecar:
 
 async def serve(config: SidecarConfig) -> None:
     if config.shipping.isolation == "thread":
+        from sidecar.shipping.service import tune_gc
+
         tune_gc()
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     stop = asyncio.Event()

@@ -1,9 +1,11 @@
 """Pending entries per stream, cut into batches and handed to senders in stream order.
 
 Guarantees:
-- A batch holds one stream, cut at batch_max_bytes or once the oldest pending entry
-  waited batch_max_wait (one stream per push: Loki reports refusals in the last stream
-  of a push only, rejections.py says why). Streams take turns.
+- A batch holds one stream (one stream per push: Loki reports refusals in the last
+  stream of a push only, rejections.py says why), cut once that stream has
+  batch_max_bytes pending or has waited batch_max_wait (noticed at the next wake, so an
+  entry waits at most about twice that, plus any wait for a free slot). Streams take
+  turns.
 - At most max_in_flight batches per source are out at once, and a stream is in at most
   STREAM_DEPTH of them (one on the wire, the next encoded behind it and sent only after
   it finished), so a stream's entries reach Loki in order.
@@ -43,7 +45,8 @@ class Batcher:
         self._send = send
         self.pending: dict[str, list[Entry]] = defaultdict(list)
         self._pending_bytes = 0
-        self._pending_since: float | None = None
+        # When each stream with entries was first seen holding them.
+        self._since: dict[str, float] = {}
         self._depth: dict[str, int] = defaultdict(int)
         self._tail: dict[str, asyncio.Future[None]] = {}
         self.inflight: set[asyncio.Task[None]] = set()
@@ -55,11 +58,8 @@ class Batcher:
         """`size` bytes of entries were added to `pending` (called by the ingest stage)."""
         self._budget.take(size)
         self._pending_bytes += size
-        if self._pending_since is None:
-            self._pending_since = time.monotonic()
-            self._wake.set()  # starts the batch_max_wait timer
-        elif self._pending_bytes >= self._max_bytes:
-            self._wake.set()
+        if not self._since or self._pending_bytes >= self._max_bytes:
+            self._wake.set()  # notes the new streams' wait, or a batch may be full
 
     def close(self) -> None:
         """Flush everything pending now, then let run() return once it is all out."""
@@ -68,7 +68,7 @@ class Batcher:
 
     @property
     def empty(self) -> bool:
-        return self._pending_since is None and not self.inflight
+        return not any(self.pending.values()) and not self.inflight
 
     async def run(self) -> None:
         while True:
@@ -80,24 +80,30 @@ class Batcher:
                 return
 
     def _timeout(self) -> float | None:
-        if self._pending_since is None or self._blocked or self.closing:
+        if not self._since or self._blocked or self.closing:
             return None  # woken by staged(), a finished sender, or close()
         if len(self.inflight) >= self._max_in_flight:
             return None
-        return max(0.0, self._max_wait - (time.monotonic() - self._pending_since))
+        oldest = min(self._since.values())
+        return max(0.0, self._max_wait - (time.monotonic() - oldest))
 
     def _dispatch(self) -> None:
+        now = time.monotonic()
+        since = self._since
+        for stream, entries in self.pending.items():
+            if entries and stream not in since:
+                # Noticed at the first wake after it got entries: within one
+                # batch_max_wait of their arrival.
+                since[stream] = now
         self._blocked = False
-        due = self.closing or (
-            self._pending_since is not None
-            and time.monotonic() - self._pending_since >= self._max_wait
-        )
         while len(self.inflight) < self._max_in_flight:
-            if not due and self._pending_bytes < self._max_bytes:
-                return
-            batch = self._cut()
+            batch = self._cut(now)
             if batch is None:
-                self._blocked = self._pending_since is not None
+                # Woken by a finished sender if every stream with entries is at its
+                # depth, else by the timer of the oldest.
+                self._blocked = bool(since) and all(
+                    self._depth[stream] >= STREAM_DEPTH for stream in since
+                )
                 return
             stream = batch[0]
             before = []
@@ -110,23 +116,28 @@ class Batcher:
             self.inflight.add(task)
             task.add_done_callback(self._finished)
 
-    def _cut(self) -> Batch | None:
-        """Up to batch_max_bytes of the first stream not at its depth, or None."""
+    def _cut(self, now: float) -> Batch | None:
+        """Up to batch_max_bytes of the first stream that is full or has waited
+        batch_max_wait and is not at its depth, or None."""
         pending = self.pending
+        limit = self._max_bytes
         for stream, entries in pending.items():
-            if entries and self._depth[stream] < STREAM_DEPTH:
-                break
+            if not entries or self._depth[stream] >= STREAM_DEPTH:
+                continue
+            size = 0
+            taken = 0
+            # Stops at the limit: the pending list can hold the whole buffer.
+            for entry in entries:
+                if size >= limit:
+                    break
+                size += entry[4]
+                taken += 1
+            due = self.closing or now - self._since[stream] >= self._max_wait
+            if size < limit and not due:
+                continue
+            break
         else:
             return None
-        limit = self._max_bytes
-        size = 0
-        taken = 0
-        # Stops at the limit: the pending list can hold the whole buffer.
-        for entry in entries:
-            if size >= limit:
-                break
-            size += entry[4]
-            taken += 1
         # The per-stream list is kept (and so stays in the GC's old generation); the
         # batch is a copy. Then to the back: the other streams go first next time.
         batch = entries[:taken]
@@ -134,11 +145,10 @@ class Batcher:
         pending[stream] = pending.pop(stream)
         self._depth[stream] += 1
         self._pending_bytes -= size
-        if not any(pending.values()):
-            self._pending_since = None
-            self._pending_bytes = 0
+        if entries:
+            self._since[stream] = now  # the rest waits anew (it filled a batch)
         else:
-            self._pending_since = time.monotonic()
+            del self._since[stream]
         return stream, batch
 
     async def _run_sender(

@@ -22,73 +22,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry, values
-from pydantic import BaseModel, ConfigDict, SecretStr
 
 from sidecar import logs
 from sidecar.accesslog.recorder import AccessLogRecorder
-from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
+from sidecar.shipping.config import SourceConfig
+from sidecar.shipping.handover import HEARTBEAT_SECONDS, METRICS_ID, ChildConfig, Status
 from sidecar.shipping.ingest import Observer
 from sidecar.shipping.metrics import ShippingMetrics
-from sidecar.shipping.service import HEARTBEAT_SECONDS, ShippingService, tune_gc
-from sidecar.shipping.stall import SourceStatus
+from sidecar.shipping.service import ShippingService, tune_gc
 
 log = logging.getLogger(__name__)
 
-# The multiprocess files' identifier: fixed, so a restarted child reopens its
-# predecessor's files (counters go on) instead of adding new ones at every restart.
-METRICS_ID = "shipping"
+# Shipping is throughput work, /health and the probes are latency work: the kernel
+# lets the main process run first whenever both want a CPU (a niceness can only be
+# raised unprivileged, so this works as any user, in any container).
+NICENESS = 10
 _PR_SET_PDEATHSIG = 1
-
-
-class ChildConfig(BaseModel):
-    """What the parent hands the child: the shipping half of its configuration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    log_level: str
-    loki: LokiConfig
-    shipping: ShippingConfig
-    sources: list[SourceConfig]
-
-    def encode(self) -> bytes:
-        return json.dumps(self.model_dump(), default=_plain).encode()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot hand {type(value).__name__} to the shipping process")
-
-
-@dataclass(frozen=True)
-class Status:
-    """One heartbeat line, child to parent."""
-
-    ready: bool
-    statuses: tuple[SourceStatus, ...]
-
-    def encode(self) -> bytes:
-        rows = [[s.source, s.stalled, s.output] for s in self.statuses]
-        return json.dumps({"ready": self.ready, "statuses": rows}).encode() + b"\n"
-
-    @classmethod
-    def decode(cls, line: bytes) -> Status:
-        data = json.loads(line)
-        rows = tuple(SourceStatus(str(r[0]), bool(r[1]), r[2]) for r in data["statuses"])
-        return cls(bool(data["ready"]), rows)
 
 
 def recorder_for(registry: CollectorRegistry) -> Callable[[SourceConfig], Observer | None]:
@@ -104,6 +60,7 @@ def recorder_for(registry: CollectorRegistry) -> Callable[[SourceConfig], Observ
 
 def main(status_fd: int, parent_pid: int) -> int:
     _die_with(parent_pid)
+    os.nice(NICENESS)
     config = ChildConfig.model_validate_json(sys.stdin.buffer.read())
     logs.configure(config.log_level)
     # Before any metric exists: every value goes to the parent's directory, one file

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.checkpoints import Checkpointer
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
+from sidecar.shipping.handover import HEARTBEAT_SECONDS, HEARTBEAT_STALE_SECONDS
 from sidecar.shipping.ingest import Observer
 from sidecar.shipping.lock import PositionsLock
 from sidecar.shipping.loki_client import LokiClient
@@ -39,10 +40,6 @@ from sidecar.shipping.source import SourcePipeline
 from sidecar.shipping.stall import SourceStatus
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_SECONDS = 0.5
-# The shipping loop is considered hung when its heartbeat is older than this.
-HEARTBEAT_STALE_SECONDS = 10.0
 
 
 def tune_gc() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from sidecar.logs import Throttled
 from sidecar.shipping.access_tap import AccessTap
 from sidecar.shipping.acks import SegmentTable
+from sidecar.shipping.anchor_gate import AnchorGate
 from sidecar.shipping.batcher import Batcher
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
@@ -31,7 +32,7 @@ from sidecar.shipping.positions import Position
 from sidecar.shipping.reading import ReadLoop
 from sidecar.shipping.rejections import REASONS as REFUSED_BY_LOKI
 from sidecar.shipping.selfguard import SelfGuard
-from sidecar.shipping.sender import ENCODING_ERROR, AnchorGate, Sender
+from sidecar.shipping.sender import ENCODING_ERROR, Sender
 from sidecar.shipping.source_metrics import SourceMetrics
 from sidecar.shipping.stall import SourceStatus, StallWatch
 from sidecar.shipping.tailer import Tailer

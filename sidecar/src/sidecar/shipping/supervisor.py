@@ -6,7 +6,7 @@ Guarantees:
   HEARTBEAT_STALE_SECONDS and says every shipping loop runs: a dead or hung child makes
   the sidecar not ready.
 - A child that exits when it was not told to, or sends no ready status for
-  `unready_limit` seconds (hung: it is killed), is started again after a backoff
+  unready_restart_seconds (hung: it is killed), is started again after a backoff
   (1 s doubling to 30 s, back to 1 s once a child ran for a minute); each restart is
   counted in `sidecar_shipping_restarts_total{reason}` and logged. Nothing is lost: a
   new child resumes from the checkpoints, re-sending what was in flight.
@@ -34,8 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from sidecar.shipping.config import ShippingConfig
-from sidecar.shipping.process import METRICS_ID, ChildConfig, Status
-from sidecar.shipping.service import HEARTBEAT_STALE_SECONDS
+from sidecar.shipping.handover import HEARTBEAT_STALE_SECONDS, METRICS_ID, ChildConfig, Status
 from sidecar.shipping.stall import SourceStatus
 
 log = logging.getLogger(__name__)
@@ -63,12 +62,12 @@ class ShippingSupervisor:
         )
         for reason in RESTART_REASONS:
             self._restarts.labels(reason)
-        self._up = Gauge(
+        Gauge(
             "sidecar_shipping_process_up",
             "1 while the log-shipping process runs and reports every shipping loop running.",
             registry=registry,
-        )
-        self.unready_limit = max(60.0, 2 * child.shipping.shutdown_deadline_seconds + 20)
+        ).set_function(lambda: 1 if self.ready() else 0)
+        self.unready_limit = child.shipping.unready_restart_seconds
         self.statuses: tuple[SourceStatus, ...] = ()
         self._proc: asyncio.subprocess.Process | None = None
         self._status: Status | None = None
@@ -115,7 +114,6 @@ class ShippingSupervisor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._up.set(0)
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     async def _supervise(self) -> None:
@@ -194,7 +192,6 @@ class ShippingSupervisor:
                 )
                 return "exited"
             now = time.monotonic()
-            self._up.set(1 if self.ready() else 0)
             if self._status is not None and self._status.ready:
                 last_ready = max(last_ready, self._beat)
             if now - last_ready > self.unready_limit:
