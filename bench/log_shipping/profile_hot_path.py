@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/log_shipping/profile_hot_path.py [--lines N] [--url PUSH_URL]
 
-Runs the shipping service's loop (what the sidecar runs on its shipping thread) on this
+Runs the shipping service's loop (what the shipping process runs on its shipping thread) on this
 thread under cProfile, so every stage is in the profile; prints the 25 most expensive
 functions by own time. --url pushes to that Loki instead of a sink.
 """
@@ -30,7 +30,7 @@ from sidecar.config import SidecarConfig
 
 
 async def ship(config: SidecarConfig, lines: int) -> None:
-    registry = new_registry()
+    registry, _ = new_registry()
     service = ShippingService(
         config.loki, config.shipping, config.sources, ShippingMetrics(registry), lambda _: None
     )

@@ -96,6 +96,41 @@ def metric_sum(port: int, prefix: str, having: str = "") -> float:
     )
 
 
+def tree_cpu(proc: psutil.Process) -> float:
+    """CPU seconds of the sidecar and every process it started (its shipping process)."""
+    times = proc.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child_times = child.cpu_times()
+            total += child_times.user + child_times.system
+    return total
+
+
+def tree_memory(proc: psutil.Process) -> tuple[int, int]:
+    """RSS and PSS summed over the sidecar's processes (PSS counts shared pages once)."""
+    rss = pss = 0
+    for member in (proc, *proc.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            info = member.memory_full_info()
+            rss += info.rss
+            pss += info.pss
+    return rss, pss
+
+
+def tree_peak_rss_kb(proc: psutil.Process) -> list[int]:
+    """Each process's own peak RSS (VmHWM), main first; their sum is an upper bound of
+    the peak together."""
+    peaks = []
+    for member in (proc, *proc.children(recursive=True)):
+        with contextlib.suppress(OSError, psutil.NoSuchProcess):
+            status = Path(f"/proc/{member.pid}/status").read_text()
+            peaks.append(
+                int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1])
+            )
+    return peaks
+
+
 def shipped(port: int) -> float:
     return metric_sum(port, "sidecar_log_lines_shipped_total{")
 
@@ -160,23 +195,28 @@ def main() -> None:
             preexec_fn=lambda: os.sched_setaffinity(0, {0}),  # one core
         )
         ready_at = None
+        proc = psutil.Process(sidecar.pid)
+        peak_rss = peak_pss = 0
+        next_sample = 0.0
         try:
             while shipped(port) < args.lines:
                 if ready_at is None and _ready(port):
                     ready_at = time.monotonic()
                 if sidecar.poll() is not None:
                     raise SystemExit("the sidecar exited early")
+                if time.monotonic() >= next_sample:
+                    rss, pss = tree_memory(proc)
+                    peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+                    next_sample = time.monotonic() + 0.5
                 time.sleep(0.05)
             finished = time.monotonic()
             elapsed = finished - started
             shipping = finished - (ready_at or started)
             pushes = metric_sum(port, "sidecar_log_ship_duration_seconds_count{")
             push_seconds = metric_sum(port, "sidecar_log_ship_duration_seconds_sum{")
-            proc = psutil.Process(sidecar.pid)
-            cpu = proc.cpu_times()
-            cpu_seconds = cpu.user + cpu.system
-            status = Path(f"/proc/{sidecar.pid}/status").read_text()
-            peak_kb = int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1])
+            cpu_seconds = tree_cpu(proc)
+            peak_kb = tree_peak_rss_kb(proc)
+            processes = 1 + len(proc.children(recursive=True))
             outcomes = {
                 outcome: metric_sum(port, "sidecar_log_ship_requests_total{", f'"{outcome}"')
                 for outcome in ("success", "rate_limited", "server_error", "error")
@@ -198,8 +238,16 @@ def main() -> None:
     print(f"wall time:        {elapsed:.2f} s from process start, {shipping:.2f} s from ready")
     print(f"throughput:       {rate:,.0f} lines/s, {size / shipping / 1e6:.1f} MB/s (from ready)")
     per_cpu = args.lines / cpu_seconds
-    print(f"sidecar CPU:      {cpu_seconds:.2f} s ({per_cpu:,.0f} lines per CPU second)")
-    print(f"sidecar peak RSS: {peak_kb / 1024:.1f} MiB")
+    print(
+        f"sidecar CPU:      {cpu_seconds:.2f} s ({per_cpu:,.0f} lines per CPU second), "
+        f"{processes} process(es)"
+    )
+    print(
+        f"sidecar memory:   peak RSS {sum(peak_kb) / 1024:.1f} MiB = "
+        + " + ".join(f"{kb / 1024:.1f}" for kb in peak_kb)
+        + " (each process's VmHWM, main first); "
+        f"sampled every 0.5 s: RSS {peak_rss / 2**20:.1f} MiB, PSS {peak_pss / 2**20:.1f} MiB"
+    )
     print(f"pushes:           {pushes:.0f}, {push_seconds:.2f} s on the wire in total")
     print(f"push outcomes:    {', '.join(f'{k} {v:.0f}' for k, v in outcomes.items())}")
     if counted is not None:

@@ -186,13 +186,57 @@ def test_too_far_behind_entries_are_counted_by_reason(
     assert (shipped, behind, len(stored)) == (100, 4, 100)
 
 
-# Sidecar bugs found here (issue 11 owns sidecar/src; described in the issue 10 note).
-# strict: each turns into a failure once the sidecar is fixed, so the marker goes too.
-@pytest.mark.xfail(
-    strict=True,
-    reason="sidecar rejections.py matches 'Max entry size'; Loki writes 'max entry size', "
-    "so the whole batch is counted dropped although Loki stored the rest",
-)
+def _ship_late(
+    tmp_path: Path, real_loki: RunningLoki, service: str, late: list[str], start: int
+) -> Outcome:
+    """100 lines (info and error) shipped, then `late` appended in one write (one batch
+    per stream), every line settled; what was counted, and what Loki stored."""
+    log = tmp_path / "app.log"
+    log.write_text("".join(_record(n, start + n * 1000, LEVELS[n % 2 * 2]) for n in range(100)))
+    source = _source(service, log)
+    with sidecar_process(tmp_path, real_loki.push_url, source) as sidecar:
+        _wait_settled(sidecar, 100)
+        with log.open("a") as more:
+            more.write("".join(late))
+        _wait_settled(sidecar, 100 + len(late))
+        shipped = sidecar.metric("sidecar_log_lines_shipped_total")
+        dropped = {
+            reason: sidecar.metric("sidecar_log_lines_dropped_total", reason=reason)
+            for reason in (*REASONS, "rejected")
+        }
+    window = (start - 10 * DAY, now_ns())
+    stored = len(real_loki.query_range(f'{{service_name="{service}"}}', *window))
+    return Outcome(shipped, {k: v for k, v in dropped.items() if v}, stored)
+
+
+def test_a_refusal_in_one_level_stream_is_not_hidden_by_another(
+    tmp_path: Path, real_loki: RunningLoki
+) -> None:
+    """Loki's ingester answers a push with its verdict on the push's last stream only
+    (instance.Push overwrites appendErr per stream): info lines refused as too far
+    behind, pushed together with accepted error lines, were answered 204. The sidecar
+    pushes one stream at a time, so each refusal is its own push's answer."""
+    start = now_ns() - 60 * SECOND
+    late = [_record(1000 + n, start - 2 * HOUR - n) for n in range(4)]
+    late += [_record(2000 + n, start + 200_000 + n, "error") for n in range(3)]
+    outcome = _ship_late(tmp_path, real_loki, "two-streams", late, start)
+    assert outcome == Outcome(shipped=103, dropped={"too_far_behind": 4}, stored=103)
+
+
+def test_distributor_refusals_behind_an_ingester_refusal_are_counted(
+    tmp_path: Path, real_loki: RunningLoki
+) -> None:
+    """When the ingester refuses entries of a push, its answer replaces the distributor's,
+    so entries the distributor refused (too old, here) go unnamed; "total ignored: N out
+    of M" counts only the M that reached the ingester, and the rest of the batch is
+    counted as `rejected`."""
+    start = now_ns() - 60 * SECOND
+    late = [_record(1000 + n, start - 2 * HOUR - n) for n in range(4)]
+    late += [_record(2000 + n, start - 8 * DAY - n * SECOND) for n in range(3)]
+    outcome = _ship_late(tmp_path, real_loki, "behind-and-old", late, start)
+    assert outcome == Outcome(shipped=100, dropped={"too_far_behind": 4, "rejected": 3}, stored=100)
+
+
 def test_too_long_lines_are_counted_by_reason(tmp_path: Path, real_loki: RunningLoki) -> None:
     start = now_ns() - 60 * SECOND
     records = [_record(n, start + n * 1000) for n in range(50)]
@@ -201,11 +245,6 @@ def test_too_long_lines_are_counted_by_reason(tmp_path: Path, real_loki: Running
     assert outcome == Outcome(shipped=50, dropped={"line_too_long": 1}, stored=50)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sidecar rejections.py counts one drop per message; Loki sends identical "
-    "refusals once as 'N errors like: ...', so N-1 refused lines count as shipped",
-)
 def test_grouped_refusals_are_counted_one_per_entry(tmp_path: Path, real_loki: RunningLoki) -> None:
     """Entries refused for the same reason in the same second get the same message, which
     Loki sends once as "N errors like: ..."."""

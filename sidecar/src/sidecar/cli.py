@@ -7,8 +7,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-from sidecar.config import ConfigError, load_config
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obs-sidecar", description=__doc__)
@@ -19,11 +17,22 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path, required=True, help="YAML config file")
+    ship = commands.add_parser(
+        "ship", help="the log-shipping process `run` starts (configuration on stdin)"
+    )
+    ship.add_argument("--status-fd", type=int, required=True, help="pipe for status lines")
+    ship.add_argument("--parent-pid", type=int, required=True, help="the main process")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "ship":
+        from sidecar.shipping import process
+
+        return process.main(args.status_fd, args.parent_pid)
+    from sidecar.config import ConfigError, load_config
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:

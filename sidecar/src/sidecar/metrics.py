@@ -1,8 +1,8 @@
-"""The one Prometheus registry of the process, and the sidecar's own process metrics."""
+"""The one Prometheus registry of the sidecar, and its processes' own metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
@@ -12,21 +12,37 @@ from prometheus_client.registry import Collector
 SELF_SERVICE_NAME = "sidecar"
 
 
-class _SelfLabelled(Collector):
-    """Process metrics labelled service_name="sidecar": the sidecar's scrape job honours
-    labels, so without this its own series would carry no service_name at all."""
+class ProcessMetrics(Collector):
+    """process_* of the main process, labelled service_name="sidecar" (the sidecar's
+    scrape job honours labels, so without it its own series would carry no service_name
+    at all), and of each process added with `add`, labelled process="<name>" besides:
+    sum by (service_name) is then the whole sidecar."""
 
     def __init__(self) -> None:
-        self._inner = ProcessCollector(registry=None)
+        self._main = ProcessCollector(registry=None)
+        self._others: list[tuple[str, ProcessCollector]] = []
+
+    def add(self, name: str, pid: Callable[[], int | None]) -> None:
+        """Also report the process `pid()` names (none while it returns None)."""
+        self._others.append((name, ProcessCollector(pid=pid, registry=None)))
 
     def collect(self) -> Iterable[Metric]:
-        for metric in self._inner.collect():
+        families = {metric.name: metric for metric in self._main.collect()}
+        for metric in families.values():
             for sample in metric.samples:
                 sample.labels["service_name"] = SELF_SERVICE_NAME
-            yield metric
+        for name, collector in self._others:
+            for metric in collector.collect():
+                family = families.get(metric.name)
+                for sample in metric.samples:
+                    sample.labels.update(service_name=SELF_SERVICE_NAME, process=name)
+                    if family is not None:
+                        family.samples.append(sample)
+        return families.values()
 
 
-def new_registry() -> CollectorRegistry:
+def new_registry() -> tuple[CollectorRegistry, ProcessMetrics]:
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(_SelfLabelled())
-    return registry
+    processes = ProcessMetrics()
+    registry.register(processes)
+    return registry, processes

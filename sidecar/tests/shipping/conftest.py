@@ -54,6 +54,9 @@ class Harness:
                 "timeout_seconds": 2,
             },
             "shipping": {
+                # In-process: the tests look into the pipelines (process-mode tests
+                # start the real sidecar: test_isolation.py).
+                "isolation": "thread",
                 "positions_file": str(self.tmp_path / "positions.json"),
                 "scan_interval_seconds": 0.05,
                 "poll_interval_seconds": 0.02,

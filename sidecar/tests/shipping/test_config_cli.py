@@ -72,6 +72,40 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert config.loki.batch_max_bytes == 1 << 20
     assert config.loki.batch_max_wait_seconds == 1.0
     assert config.loki.encoding == "protobuf"
-    assert config.shipping.buffer_max_bytes == 64 << 20
+    assert config.shipping.buffer_max_bytes == 24 << 20
+    assert config.shipping.isolation == "process"
+    assert config.shipping.unready_restart_seconds == 60
     assert config.shipping.max_line_bytes == 256 << 10
     assert config.shipping.scan_interval_seconds <= 1.0
+
+
+def test_a_restart_limit_shorter_than_the_drain_deadline_is_an_error(tmp_path):
+    path = tmp_path / "sidecar.yaml"
+    path.write_text("shipping: {shutdown_deadline_seconds: 30, unready_restart_seconds: 20}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "unready_restart_seconds" in str(info.value)
+    assert "shutdown_deadline_seconds" in str(info.value)
+
+
+def test_the_shipping_process_gets_the_configuration_the_main_one_validated(tmp_path):
+    """Secrets and paths included, and nothing on the command line."""
+    from sidecar.shipping.handover import ChildConfig
+
+    path = tmp_path / "sidecar.yaml"
+    path.write_text(
+        "loki: {bearer_token: s3cret-token}\n"
+        f"shipping: {{positions_file: {tmp_path}/p.json}}\n"
+        f"sources: [{{name: a, service_name: s, paths: ['{tmp_path}/*.log']}}]\n"
+    )
+    config = load_config(path)
+    child = ChildConfig(
+        log_level=config.log_level,
+        loki=config.loki,
+        shipping=config.shipping,
+        sources=config.sources,
+    )
+    again = ChildConfig.model_validate_json(child.encode())
+    assert again == child
+    assert again.loki.bearer_token is not None
+    assert again.loki.bearer_token.get_secret_value() == "s3cret-token"

@@ -137,7 +137,7 @@ async def test_a_released_file_ships_the_parts_it_holds_as_one_entry(harness):
         )
         path.unlink()  # the container was removed: its last part can never come
         await harness.eventually(lambda: len(harness.loki.lines()) == 1, what="held parts")
-        await harness.eventually(lambda: not sidecar.pipelines[0].tailers, what="released")
+        await harness.eventually(lambda: not sidecar.shipping.pipelines[0].tailers, what="released")
     assert harness.loki.lines() == [long_line[: 2 * DOCKER_BUFFER]]
 
 

@@ -304,7 +304,7 @@ async def test_8_a_copytruncate_copy_inside_the_glob_is_not_pushed_again(harness
             copy = harness.logs / "app.log.1"
             return any(
                 t.path == str(copy) and t.acks.committed == copy.stat().st_size
-                for t in sidecar.pipelines[0].tailers.values()
+                for t in sidecar.shipping.pipelines[0].tailers.values()
             )
 
         await harness.eventually(copy_done, what="the copy tracked and acknowledged")

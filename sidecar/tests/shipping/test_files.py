@@ -29,7 +29,7 @@ async def test_rename_and_create_drains_the_old_file_first(harness):
             path.write_text(harness.json_line(5))
             writer.write(harness.json_line(3) + harness.json_line(4))
         await harness.eventually(lambda: len(harness.loki.lines()) == 5, what="5 lines")
-        pipeline = sidecar.pipelines[0]
+        pipeline = sidecar.shipping.pipelines[0]
         await harness.eventually(lambda: len(pipeline.tailers) == 1, what="old file released")
     assert _lines(harness) == _expect(1, 2, 3, 4, 5)
 
@@ -52,10 +52,10 @@ async def test_deleted_file_is_released(harness):
     path.write_text(harness.json_line(1))
     async with harness.running(harness.config()) as sidecar:
         await harness.eventually(lambda: harness.loki.lines(), what="line 1")
-        tailer = next(iter(sidecar.pipelines[0].tailers.values()))
+        tailer = next(iter(sidecar.shipping.pipelines[0].tailers.values()))
         fd_link = f"/proc/self/fd/{tailer.fd}"
         path.unlink()
-        await harness.eventually(lambda: not sidecar.pipelines[0].tailers, what="release")
+        await harness.eventually(lambda: not sidecar.shipping.pipelines[0].tailers, what="release")
         assert not os.path.exists(fd_link) or "app.log" not in os.readlink(fd_link)
 
 

@@ -164,17 +164,55 @@ def test_epoch_units_by_magnitude():
 
 
 def test_rejection_reasons_from_ingester_and_distributor_bodies():
+    """Bodies in real Loki's words (pkg/validation/validate.go, pkg/ingester/stream.go,
+    pkg/util/errors.GroupedErrors at the pinned commit)."""
+    stream = '{level="info", service_name="app", source="app"}'
     ingester = (
-        "entry with timestamp 2026-11-25 10:00:00 ignored, reason: 'entry too far behind, x',\n"
-        "entry with timestamp 2026-11-25 10:00:01 ignored, reason: 'entry out of order',\n"
-        'total ignored: 2 out of 5 for stream: {a="b"}'
+        "entry with timestamp 2026-11-25 10:00:00 +0000 UTC ignored, reason: 'entry too far "
+        "behind, entry timestamp is: 2026-11-25T10:00:00Z, oldest acceptable timestamp is: "
+        "2026-11-25T11:00:00Z',\n"
+        "entry with timestamp 2026-11-25 10:00:01 +0000 UTC ignored, reason: 'entry out of "
+        f"order',\nuser 'fake', total ignored: 2 out of 5 for stream: {stream}"
     )
     assert dropped_by_reason(ingester, 5) == {"too_far_behind": 1, "out_of_order": 1}
-    distributor = "Max entry size '10' bytes exceeded for stream '{a=\"b\"}' while adding ..."
-    assert dropped_by_reason(distributor, 5) == {"line_too_long": 1}
-    assert dropped_by_reason("Error parsing labels '{1=2}' with error: x", 4) == {
+    # 7 in the batch, 5 reached the ingester: 2 refused by the distributor, reason unsaid.
+    assert dropped_by_reason(ingester, 7) == {
+        "too_far_behind": 1,
+        "out_of_order": 1,
+        "rejected": 2,
+    }
+    # More refused than listed (max_returned_stream_errors): counted, reason unsaid.
+    more = ingester.replace("total ignored: 2 out of 5", "total ignored: 12 out of 20")
+    assert dropped_by_reason(more, 20) == {"too_far_behind": 1, "out_of_order": 1, "rejected": 10}
+    # A sharded stream: M is the shard's, nothing is inferred from it.
+    sharded = ingester.replace('source="app"}', 'source="app", __stream_shard__="1"}')
+    assert dropped_by_reason(sharded, 9) == {"too_far_behind": 1, "out_of_order": 1}
+
+    too_long = (
+        f"max entry size '10' bytes exceeded for stream '{stream}' while adding an entry "
+        "with length '12' bytes"
+    )
+    assert dropped_by_reason(too_long + "\n", 5) == {"line_too_long": 1}
+    old = (
+        f"entry for stream '{stream}' has timestamp too old: 2026-11-17T10:00:00Z, oldest "
+        "acceptable timestamp is: 2026-11-18T10:00:00Z"
+    )
+    new = f"entry for stream '{stream}' has timestamp too new: 2026-11-25T13:00:00Z"
+    assert dropped_by_reason(f"5 errors like: {old}", 50) == {"greater_than_max_sample_age": 5}
+    grouped = f"3 errors like: {old}; 1 errors like: {too_long}; 2 errors like: {new}\n"
+    assert dropped_by_reason(grouped, 50) == {
+        "greater_than_max_sample_age": 3,
+        "line_too_long": 1,
+        "too_far_in_future": 2,
+    }
+    assert dropped_by_reason("couldn't parse labels: invalid label name '1bad'\n", 4) == {
         "invalid_labels": 4
     }
+    labels = "error parsing labels '{1=2}' with error: 1:2: parse error"
+    assert dropped_by_reason(labels, 4) == {"invalid_labels": 4}
+    assert dropped_by_reason("something Loki never said", 3) == {"rejected": 3}
+    # Never more than the batch held.
+    assert dropped_by_reason(f"9 errors like: {old}", 4) == {"greater_than_max_sample_age": 4}
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after():

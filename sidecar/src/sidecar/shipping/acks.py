@@ -4,11 +4,17 @@ Lines are read in chunks; each chunk is a Segment that knows the file offset jus
 its last complete line and how many of its entries are still unacknowledged. Batches
 may be acknowledged in any order, but the committed offset only advances across a
 prefix of fully acknowledged segments, so a crash can re-send lines, never skip them.
+
+Buffered entries name their segment by id (`SegmentTable`), not by reference: an entry
+is then a tuple of ints and strings, which CPython's cyclic GC stops tracking after one
+look, so collections stay short however full the buffer is (bench/health_fanout/README.md
+has the pauses this removed).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from itertools import count
 
 
 class Segment:
@@ -50,3 +56,28 @@ class FileAcks:
     def outstanding(self) -> int:
         """Segments read but not yet fully acknowledged."""
         return len(self._segments)
+
+
+class SegmentTable:
+    """The segments that buffered entries still have to acknowledge, by id."""
+
+    def __init__(self) -> None:
+        self._live: dict[int, Segment] = {}
+        self._ids = count()
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    def hold(self, segment_id: int, segment: Segment) -> None:
+        """`segment` has entries carrying `segment_id` (its pending count set)."""
+        if segment.pending:
+            self._live[segment_id] = segment
+
+    def ack(self, segment_id: int, count: int) -> None:
+        segment = self._live[segment_id]
+        if segment.pending == count:
+            del self._live[segment_id]
+        segment.ack(count)
+
+    def __len__(self) -> int:
+        return len(self._live)

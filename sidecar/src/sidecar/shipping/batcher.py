@@ -1,7 +1,11 @@
 """Pending entries per stream, cut into batches and handed to senders in stream order.
 
 Guarantees:
-- A batch is cut at batch_max_bytes or once its oldest entry waited batch_max_wait.
+- A batch holds one stream (one stream per push: Loki reports refusals in the last
+  stream of a push only, rejections.py says why), cut once that stream has
+  batch_max_bytes pending or has waited batch_max_wait (noticed at the next wake, so an
+  entry waits at most about twice that, plus any wait for a free slot). Streams take
+  turns.
 - At most max_in_flight batches per source are out at once, and a stream is in at most
   STREAM_DEPTH of them (one on the wire, the next encoded behind it and sent only after
   it finished), so a stream's entries reach Loki in order.
@@ -28,7 +32,7 @@ log = logging.getLogger(__name__)
 STREAM_DEPTH = 2
 _SIZE = itemgetter(4)
 
-Batch = list[tuple[str, list[Entry]]]
+Batch = tuple[str, list[Entry]]
 Send = Callable[[Batch, list["asyncio.Future[None]"]], Awaitable[None]]
 
 
@@ -41,7 +45,8 @@ class Batcher:
         self._send = send
         self.pending: dict[str, list[Entry]] = defaultdict(list)
         self._pending_bytes = 0
-        self._pending_since: float | None = None
+        # When each stream with entries was first seen holding them.
+        self._since: dict[str, float] = {}
         self._depth: dict[str, int] = defaultdict(int)
         self._tail: dict[str, asyncio.Future[None]] = {}
         self.inflight: set[asyncio.Task[None]] = set()
@@ -53,11 +58,8 @@ class Batcher:
         """`size` bytes of entries were added to `pending` (called by the ingest stage)."""
         self._budget.take(size)
         self._pending_bytes += size
-        if self._pending_since is None:
-            self._pending_since = time.monotonic()
-            self._wake.set()  # starts the batch_max_wait timer
-        elif self._pending_bytes >= self._max_bytes:
-            self._wake.set()
+        if not self._since or self._pending_bytes >= self._max_bytes:
+            self._wake.set()  # notes the new streams' wait, or a batch may be full
 
     def close(self) -> None:
         """Flush everything pending now, then let run() return once it is all out."""
@@ -66,7 +68,7 @@ class Batcher:
 
     @property
     def empty(self) -> bool:
-        return self._pending_since is None and not self.inflight
+        return not any(self.pending.values()) and not self.inflight
 
     async def run(self) -> None:
         while True:
@@ -78,80 +80,88 @@ class Batcher:
                 return
 
     def _timeout(self) -> float | None:
-        if self._pending_since is None or self._blocked or self.closing:
+        if not self._since or self._blocked or self.closing:
             return None  # woken by staged(), a finished sender, or close()
         if len(self.inflight) >= self._max_in_flight:
             return None
-        return max(0.0, self._max_wait - (time.monotonic() - self._pending_since))
+        oldest = min(self._since.values())
+        return max(0.0, self._max_wait - (time.monotonic() - oldest))
 
     def _dispatch(self) -> None:
+        now = time.monotonic()
+        since = self._since
+        for stream, entries in self.pending.items():
+            if entries and stream not in since:
+                # Noticed at the first wake after it got entries: within one
+                # batch_max_wait of their arrival.
+                since[stream] = now
         self._blocked = False
         while len(self.inflight) < self._max_in_flight:
-            due = self.closing or (
-                self._pending_since is not None
-                and time.monotonic() - self._pending_since >= self._max_wait
-            )
-            if not due and self._pending_bytes < self._max_bytes:
+            batch = self._cut(now)
+            if batch is None:
+                # Woken by a finished sender if every stream with entries is at its
+                # depth, else by the timer of the oldest.
+                self._blocked = bool(since) and all(
+                    self._depth[stream] >= STREAM_DEPTH for stream in since
+                )
                 return
-            batch = self._cut()
-            if not batch:
-                self._blocked = self._pending_since is not None
-                return
+            stream = batch[0]
             before = []
+            tail = self._tail.get(stream)
+            if tail is not None and not tail.done():
+                before.append(tail)
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            for stream, _ in batch:
-                tail = self._tail.get(stream)
-                if tail is not None and not tail.done():
-                    before.append(tail)
-                self._tail[stream] = done
+            self._tail[stream] = done
             task = asyncio.create_task(self._run_sender(batch, before, done))
             self.inflight.add(task)
             task.add_done_callback(self._finished)
 
-    def _cut(self) -> Batch:
-        limit = self._max_bytes
-        size = 0
-        batch: Batch = []
+    def _cut(self, now: float) -> Batch | None:
+        """Up to batch_max_bytes of the first stream that is full or has waited
+        batch_max_wait and is not at its depth, or None."""
         pending = self.pending
+        limit = self._max_bytes
         for stream, entries in pending.items():
             if not entries or self._depth[stream] >= STREAM_DEPTH:
                 continue
-            # Stops at the limit: the pending list can hold the whole buffer.
+            size = 0
             taken = 0
+            # Stops at the limit: the pending list can hold the whole buffer.
             for entry in entries:
                 if size >= limit:
                     break
                 size += entry[4]
                 taken += 1
-            if taken == len(entries):
-                pending[stream] = []
-                batch.append((stream, entries))
-            elif taken:
-                batch.append((stream, entries[:taken]))
-                pending[stream] = entries[taken:]
-            if taken:
-                self._depth[stream] += 1
-            if size >= limit:
-                break
+            due = self.closing or now - self._since[stream] >= self._max_wait
+            if size < limit and not due:
+                continue
+            break
+        else:
+            return None
+        # The per-stream list is kept (and so stays in the GC's old generation); the
+        # batch is a copy. Then to the back: the other streams go first next time.
+        batch = entries[:taken]
+        del entries[:taken]
+        pending[stream] = pending.pop(stream)
+        self._depth[stream] += 1
         self._pending_bytes -= size
-        if not any(pending.values()):
-            self._pending_since = None
-            self._pending_bytes = 0
-        elif batch:
-            self._pending_since = time.monotonic()
-        return batch
+        if entries:
+            self._since[stream] = now  # the rest waits anew (it filled a batch)
+        else:
+            del self._since[stream]
+        return stream, batch
 
     async def _run_sender(
         self, batch: Batch, before: list[asyncio.Future[None]], done: asyncio.Future[None]
     ) -> None:
-        size = sum(sum(map(_SIZE, entries)) for _, entries in batch)
+        stream, entries = batch
+        size = sum(map(_SIZE, entries))
         try:
             await self._send(batch, before)
         finally:
-            for stream, _ in batch:
-                self._depth[stream] -= 1
-                if self._tail.get(stream) is done:
-                    del self._tail[stream]
+            self._depth[stream] -= 1
+            if self._tail.get(stream) is done:
+                del self._tail[stream]
             done.set_result(None)
             self._budget.give(size)
 

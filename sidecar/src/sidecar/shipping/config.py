@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sidecar.accesslog.config import AccessLogConfig
 
@@ -66,7 +66,9 @@ class LokiConfig(_Strict):
 
 class ShippingConfig(_Strict):
     positions_file: Path = Path("/var/lib/sidecar/positions.json")
-    buffer_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 64 * 1024 * 1024
+    # Enough for max_in_flight full batches and the next ones; the rest waits in the
+    # files. Small enough that both processes stay under 150 MB while catching up.
+    buffer_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 24 * 1024 * 1024
     max_line_bytes: Annotated[int, Field(ge=256)] = 256 * 1024
     scan_interval_seconds: Annotated[float, Field(gt=0, le=1.0)] = 1.0
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 0.25
@@ -78,6 +80,23 @@ class ShippingConfig(_Strict):
     # A source with a backlog and no acknowledged progress this long, while Loki answers,
     # is reported stalled (metric, /health/ready warn, LogShippingStalled).
     stall_after_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # Where shipping runs: a child process of its own (its garbage collections and
+    # CPU cannot hold up /health and the probes), or a thread of the main process
+    # (one process less, ~50 MB less memory). sidecar/README.md "Processes".
+    isolation: Literal["process", "thread"] = "process"
+    # A shipping process that sent no ready status this long (hung, or a loop of it
+    # died) is killed and started again. Longer than shutdown_deadline_seconds, since a
+    # new process waits that long for a predecessor still draining.
+    unready_restart_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+    @model_validator(mode="after")
+    def _restart_after_drain(self) -> ShippingConfig:
+        if self.unready_restart_seconds <= self.shutdown_deadline_seconds:
+            raise ValueError(
+                "unready_restart_seconds must be longer than shutdown_deadline_seconds "
+                "(a new shipping process waits that long for its predecessor)"
+            )
+        return self
 
 
 class JsonFields(_Strict):

@@ -8,13 +8,17 @@ tailer: of a joined line only the first max_line_bytes are kept, the rest is cou
 
 A held line's first part is where a restart must read from, so the pipeline never
 checkpoints past `floor` (at-least-once: a crash mid-line re-reads the whole line).
+`DockerLines` is the stage the ingest loop calls: one joiner per file, each json-file
+record in, a parsed whole line (with the offset of its first part) out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sidecar.shipping.parsers import DockerRecord
+from sidecar.shipping.entries import Parsed
+from sidecar.shipping.linereader import TRUNCATED, truncated_text
+from sidecar.shipping.parsers import DockerParser, DockerRecord, unwrap_docker
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +81,53 @@ class PartialJoiner:
     def _finish(self, stream: str) -> Joined:
         held = self._held.pop(stream)
         return Joined(held.start, held.time_ns, b"".join(held.parts), held.skipped)
+
+
+class DockerLines:
+    """A docker source's joiners, one per file (by tailer key), and its parser."""
+
+    def __init__(self, parser: DockerParser, max_line_bytes: int) -> None:
+        self._parser = parser
+        self._max_line = max_line_bytes
+        self._joiners: dict[str, PartialJoiner] = {}
+
+    def forget(self, key: str) -> int | None:
+        """Drop the file's held parts; the offset of the first one, if any."""
+        joiner = self._joiners.pop(key, None)
+        return None if joiner is None else joiner.floor
+
+    def floor(self, key: str) -> int | None:
+        joiner = self._joiners.get(key)
+        return None if joiner is None else joiner.floor
+
+    def line(
+        self, key: str, text: str, line_start: int, malformed: dict[str, int]
+    ) -> tuple[Parsed, int] | None:
+        """A json-file line parsed, with the offset of its first part; None while held."""
+        docker = self._parser
+        record = unwrap_docker(text)
+        if record is None:
+            return docker(text), line_start  # counted as not_docker_json
+        joiner = self._joiners.get(key)
+        if record.complete and (joiner is None or not joiner.holds(record.stream)):
+            return docker.inner(record.log[:-1], record.time_ns), line_start
+        if joiner is None:
+            joiner = self._joiners[key] = PartialJoiner(self._max_line)
+        joined = joiner.feed(record, line_start)
+        if joined is None:
+            return None
+        return self._parsed(joined, malformed), joined.start
+
+    def drain(self, key: str, malformed: dict[str, int]) -> list[tuple[Parsed, int]]:
+        """Every held line of a file that can never complete them, parsed."""
+        joiner = self._joiners.get(key)
+        if joiner is None:
+            return []
+        return [(self._parsed(joined, malformed), joined.start) for joined in joiner.drain()]
+
+    def _parsed(self, joined: Joined, malformed: dict[str, int]) -> Parsed:
+        if joined.skipped:
+            malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
+            text = truncated_text(joined.data, joined.skipped, self._max_line)
+            return self._parser.inner(text, joined.time_ns, as_text=True)
+        return self._parser.inner(joined.data.decode(errors="replace"), joined.time_ns)

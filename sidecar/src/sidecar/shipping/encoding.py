@@ -1,4 +1,9 @@
-"""Push request bodies: protobuf + snappy (Loki's native push) or JSON + gzip."""
+"""Push request bodies: protobuf + snappy (Loki's native push) or JSON + gzip.
+
+Guarantee of `encode_isolating`: encoding cannot stall a source. If a batch does not
+encode, each entry is tried on its own; the ones that fail are returned apart (to be
+counted as dropped and acknowledged) and the rest are encoded.
+"""
 
 from __future__ import annotations
 
@@ -65,3 +70,30 @@ ENCODERS: dict[str, Callable[[Streams], Body]] = {
     "protobuf": encode_protobuf,
     "json": encode_json,
 }
+
+
+def encode_isolating(
+    encode: Callable[[Streams], Body], streams: Streams
+) -> tuple[Body | None, list[Any], list[Any], Exception | None]:
+    """The body, the entries in it, the entries that could not be encoded, and the
+    first error (None when the batch encoded whole)."""
+    try:
+        return encode(streams), [e for _, _, entries in streams for e in entries], [], None
+    except Exception as exc:  # an entry the encoder cannot take: find it, keep the rest
+        first_error = exc
+    good_streams: list[tuple[str, dict[str, str], list[Any]]] = []
+    good: list[Any] = []
+    bad: list[Any] = []
+    for rendered, labels, entries in streams:
+        kept = []
+        for entry in entries:
+            try:
+                encode([(rendered, labels, [entry])])
+            except Exception:
+                bad.append(entry)
+            else:
+                kept.append(entry)
+        if kept:
+            good_streams.append((rendered, labels, kept))
+            good.extend(kept)
+    return (encode(good_streams) if good_streams else None), good, bad, first_error

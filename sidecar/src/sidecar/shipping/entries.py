@@ -1,15 +1,15 @@
 """The two records that flow between the stages: a parsed line and a pending entry.
 
 `Parsed` is what a parser makes of one line; `Entry` is that line waiting in the buffer
-for Loki, tied to the read segment (acks.py) it must acknowledge. Both are NamedTuples:
-named for readers, tuples for the hot path (created in C, unpacked positionally).
+for Loki, tied to the read segment (acks.py) it must acknowledge by the segment's id.
+Both are NamedTuples: named for readers, tuples for the hot path (created in C, unpacked
+positionally). An Entry holds only ints, strings and tuples of strings, so the cyclic GC
+untracks it after one look (acks.py says why that matters).
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
-
-from sidecar.shipping.acks import Segment
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -33,7 +33,7 @@ class Entry(NamedTuple):
     ts: int
     line: str
     meta: Metadata | None
-    segment: Segment | None  # acknowledged when Loki answers for this entry
+    segment: int | None  # SegmentTable id, acknowledged when Loki answers for this entry
     size: int  # buffered bytes, ENTRY_OVERHEAD included
 
 

@@ -7,10 +7,10 @@ Guarantees:
   read and fully acknowledged; only then is it closed (so the kernel keeps a deleted
   file's data until it is shipped).
 - **copytruncate**: a truncated file restarts from 0 in a new generation; a new file
-  whose content continues a generation (same head fingerprint, same last line read) takes
-  that generation over and goes on from where it stood, with its in-flight lines, so the
-  copy is not sent a second time. While the original is intact, such a copy is not read
-  at all (it holds nothing the original does not).
+  whose content continues an ended generation (retired.py) takes it over and goes on
+  from where it stood, with its in-flight lines, so the copy is not sent a second time.
+  While the original is intact, such a copy is not read at all (it holds nothing the
+  original does not).
 - On start, a checkpoint is used by the inode it was written for if its content still
   fits, else by a file whose content continues it; anything else starts from 0.
 """
@@ -29,13 +29,11 @@ from sidecar.shipping.discovery import DevIno, Discovery
 from sidecar.shipping.generation import Generation, head_matches
 from sidecar.shipping.linereader import Chunk
 from sidecar.shipping.positions import Position
+from sidecar.shipping.retired import RetiredGenerations
 from sidecar.shipping.selfguard import SelfGuard
 from sidecar.shipping.tailer import Tailer, new_generation, position_fits, resumed_generation
 
 log = logging.getLogger(__name__)
-
-RETIRED_MAX = 64  # ended generations kept per source for a copy to take over
-RETIRED_MIN_SECONDS = 60.0
 
 
 def from_position(position: Position) -> Generation:
@@ -70,10 +68,7 @@ class FileSet:
         self._forget = forget
         self.tailers: dict[str, Tailer] = {}
         self._ignored: set[DevIno] = set()
-        # Ended generations a copy may take over: (expiry, path, generation, the key of
-        # the inode it came from, which cannot take it back).
-        self._retired: list[tuple[float, str, Generation, str]] = []
-        self._retire_for = max(RETIRED_MIN_SECONDS, 2 * shipping.rotate_wait_seconds)
+        self._retired = RetiredGenerations(source.name, shipping.rotate_wait_seconds)
         self._warn = Throttled(log, 60.0)
 
     # -- scanning ------------------------------------------------------------------
@@ -100,19 +95,19 @@ class FileSet:
                 self._track(dev_ino, path, fd, resumed_generation(fd, position))
             else:
                 if position is not None:
-                    self._retire(position.path, from_position(position), self._key(dev_ino))
+                    self._retired.add(position.path, from_position(position), self._key(dev_ino))
                 undecided.append((dev_ino, path, fd))
         if self._resume:
             # Checkpoints of files not found: a copy of one may still turn up.
             for key, position in self._resume.items():
-                self._retire(position.path, from_position(position), key)
+                self._retired.add(position.path, from_position(position), key)
             self._resume.clear()
         now = time.monotonic()
         for tailer in list(self.tailers.values()):
             self.check(tailer, tailer.dev_ino in found, now)
         for dev_ino, path, fd in undecided:
             self._place(dev_ino, path, fd)
-        self._retired = [r for r in self._retired if r[0] > now]
+        self._retired.expire(now)
 
     def _key(self, dev_ino: DevIno) -> str:
         return f"{self.source.name}/{dev_ino[0]}:{dev_ino[1]}"
@@ -135,18 +130,17 @@ class FileSet:
             if head_matches(fd, tailer.gen.fp, tailer.gen.fp_len):
                 os.close(fd)  # a copy of a file still read whole: nothing new in it yet
                 return
-        key = self._key(dev_ino)
-        for index, (_, old_path, gen, origin) in enumerate(self._retired):
-            if origin != key and gen.continues_in(fd):
-                del self._retired[index]
-                if gen.anchors and not gen.acks.outstanding:
-                    gen.anchor_floor = _size(fd)
-                log.info(
-                    "file continues an earlier one (rotated copy): not read again",
-                    extra={"path": path, "continues": old_path, "offset": gen.resume_at},
-                )
-                self._track(dev_ino, path, fd, gen)
-                return
+        continued = self._retired.take(fd, self._key(dev_ino))
+        if continued is not None:
+            old_path, gen = continued
+            if gen.anchors and not gen.acks.outstanding:
+                gen.anchor_floor = _size(fd)
+            log.info(
+                "file continues an earlier one (rotated copy): not read again",
+                extra={"path": path, "continues": old_path, "offset": gen.resume_at},
+            )
+            self._track(dev_ino, path, fd, gen)
+            return
         self._track(dev_ino, path, fd, new_generation(fd))
 
     def _track(self, dev_ino: DevIno, path: str, fd: int, gen: Generation) -> None:
@@ -157,12 +151,6 @@ class FileSet:
         tailer.last_growth = time.monotonic()
         self.tailers[key] = tailer
         log.info("tailing", extra={"path": path, "offset": tailer.read_offset})
-
-    def _retire(self, path: str, gen: Generation, origin: str) -> None:
-        if gen.fp_len == 0:
-            return
-        self._retired.append((time.monotonic() + self._retire_for, path, gen, origin))
-        del self._retired[:-RETIRED_MAX]
 
     # -- one file ------------------------------------------------------------------
 
@@ -178,7 +166,7 @@ class FileSet:
             floor = self._forget(tailer)
             if floor is not None:
                 ended.resume_at = min(ended.resume_at, floor)
-            self._retire(tailer.path, ended, tailer.key)
+            self._retired.add(tailer.path, ended, tailer.key)
         if tailer.size != before:
             tailer.last_growth = now
         if attached and not tailer.unlinked:
@@ -198,17 +186,14 @@ class FileSet:
             tailer.close()
             del self.tailers[tailer.key]
             self._forget(tailer)
-            self._retire(tailer.path, tailer.retire(), tailer.key)
+            self._retired.add(tailer.path, tailer.retire(), tailer.key)
             log.info("released drained file", extra={"path": tailer.path})
 
     # -- state for checkpoints and gauges -------------------------------------------
 
     def positions(self) -> dict[str, Position]:
         out = {key: tailer.position() for key, tailer in self.tailers.items()}
-        for _, path, gen, _origin in self._retired:
-            out[f"{self.source.name}/retired:{gen.fp}:{gen.fp_len}"] = Position(
-                path, gen.committed, gen.fp, gen.fp_len, gen.live_anchors(), gen.observed
-            )
+        out.update(self._retired.positions())
         return out
 
     def backlog(self) -> int:

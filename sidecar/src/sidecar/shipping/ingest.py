@@ -7,8 +7,9 @@ anyway. Access-log lines are observed for metrics here, once per line: lines bef
 generation's `observed` offset were counted already (before a restart, or by the
 access-log read-ahead while reading was paused) and are not counted again.
 
-The docker partial joiner sits between reading and parsing; a multiline joiner would go
-in the same place (`_stage` takes joined text and the offset of its first line).
+The docker partial joiner (docker_partials.DockerLines) sits between reading and
+parsing; a multiline joiner would go in the same place (`_stage_one` takes a parsed
+joined line and the offset of its first line).
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sidecar.shipping.acks import Segment
-from sidecar.shipping.docker_partials import Joined, PartialJoiner
+from sidecar.shipping.acks import Segment, SegmentTable
+from sidecar.shipping.docker_partials import DockerLines
 from sidecar.shipping.entries import ENTRY_OVERHEAD, ENTRY_OVERHEAD_META, Entry, Parsed
 from sidecar.shipping.labels import StreamLabels
-from sidecar.shipping.linereader import Chunk
-from sidecar.shipping.parsers import DockerParser, TextParser, make_parser, unwrap_docker
+from sidecar.shipping.linereader import TRUNCATED, Chunk, truncated_text
+from sidecar.shipping.parsers import DockerParser, TextParser, make_parser
 from sidecar.shipping.source_metrics import SourceMetrics
 from sidecar.shipping.tailer import Tailer
 
 NUL_BYTES = "nul_bytes"
 INVALID_UTF8 = "invalid_utf8"
-TRUNCATED = "truncated"
 EMPTY_LINE = "empty_line"
-_MARKER_ROOM = 64
 _new_entry = tuple.__new__
 
 
@@ -52,21 +51,22 @@ class Ingest:
         staged: Callable[[int], None],
         anchor_made: Callable[[], None],
         recorder: Observer | None,
+        segments: SegmentTable,
     ) -> None:
         self._parse = parse
         self.parse = parse
         self._text = text
         # Docker sources rejoin split lines, per file (see docker_partials.py).
-        self._docker = parse if isinstance(parse, DockerParser) else None
-        self._joiners: dict[str, PartialJoiner] = {}
+        docker = parse if isinstance(parse, DockerParser) else None
+        self._docker = None if docker is None else DockerLines(docker, max_line_bytes)
         self._labels = labels
         self._max_line = max_line_bytes
-        self._truncate_at = max_line_bytes - _MARKER_ROOM
         self._m = metrics
         self._pending = pending
         self._staged = staged
         self._anchor_made = anchor_made
         self.recorder = recorder
+        self._segments = segments
 
     @classmethod
     def for_source(cls, source: Any, max_line_bytes: int, **kwargs: Any) -> Ingest:
@@ -74,18 +74,13 @@ class Ingest:
 
     def forget(self, tailer: Tailer) -> int | None:
         """Drop the file's held docker parts; the offset of the first one, if any."""
-        joiner = self._joiners.pop(tailer.key, None)
-        return None if joiner is None else joiner.floor
+        return None if self._docker is None else self._docker.forget(tailer.key)
 
     def chunk(self, tailer: Tailer, chunk: Chunk, *, final: bool = False) -> None:
         # The hot path: one pass per line, counters aggregated per chunk.
         parse = self._parse
         docker = self._docker
-        joiner = None
-        if docker is not None:
-            joiner = self._joiners.get(tailer.key)
-            if joiner is None:
-                joiner = self._joiners[tailer.key] = PartialJoiner(self._max_line)
+        key = tailer.key
         gen = tailer.gen
         for_level = self._labels.for_level
         recorder = self.recorder
@@ -94,10 +89,11 @@ class Ingest:
         now_ns = time.time_ns()
         malformed: dict[str, int] = {}
         levels: dict[str, int] = {}
-        segment = None
+        segment = segment_id = None
         if chunk.end_offset is not None:
             # Registered after the loop, with its count, before any batch can carry it.
             segment = Segment(gen.acks, chunk.end_offset, 0)
+            segment_id = self._segments.new_id()
         staged = 0
         size_total = 0
         empty = 0
@@ -124,11 +120,11 @@ class Ingest:
                 text = data.decode(errors="replace")
                 malformed[INVALID_UTF8] = malformed.get(INVALID_UTF8, 0) + 1
             if skipped:
-                text = self._truncate(data, skipped)
+                text = truncated_text(data, skipped, self._max_line)
                 malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
                 parsed = self._text(text)
-            elif joiner is not None:
-                joined = self._docker_line(joiner, text, line_start, malformed)
+            elif docker is not None:
+                joined = docker.line(key, text, line_start, malformed)
                 if joined is None:
                     continue  # part of a longer line: held until its last part
                 parsed, line_start = joined
@@ -145,24 +141,24 @@ class Ingest:
                     self._anchor_made()
             levels[level] = levels.get(level, 0) + 1
             size = len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
-            pending[for_level(level)].append(_new_entry(Entry, (ts, line, meta, segment, size)))
+            pending[for_level(level)].append(_new_entry(Entry, (ts, line, meta, segment_id, size)))
             size_total += size
             staged += 1
-        if final and joiner is not None:
+        if final and docker is not None:
             # Rare (a file released mid-line): staged here so the loop above keeps its
             # staging inline, without a call per line.
-            for joined_line in joiner.drain():
-                parsed = self._joined(joined_line, malformed)
+            for parsed, start in docker.drain(key, malformed):
                 size_total += self._stage_one(
-                    gen, parsed, joined_line.start, segment, now_ns, malformed, levels
+                    gen, parsed, start, segment_id, now_ns, levels, malformed
                 )
                 staged += 1
         if segment is not None:
-            floor = None if joiner is None else joiner.floor
+            floor = None if docker is None else docker.floor(key)
             if floor is not None and floor < segment.end_offset:
                 # A restart must re-read a held line from its first part.
                 segment.end_offset = floor
             segment.pending = staged
+            self._segments.hold(segment_id, segment)
             gen.acks.append(segment)
             if segment.end_offset > gen.observed:
                 gen.observed = segment.end_offset
@@ -177,10 +173,10 @@ class Ingest:
         gen: Any,
         parsed: Parsed,
         line_start: int,
-        segment: Segment | None,
+        segment_id: int | None,
         now_ns: int,
-        malformed: dict[str, int],
         levels: dict[str, int],
+        malformed: dict[str, int],
     ) -> int:
         line, level, ts, meta, record, bad = parsed
         if bad is not None:
@@ -194,45 +190,6 @@ class Ingest:
         levels[level] = levels.get(level, 0) + 1
         size = len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
         self._pending[self._labels.for_level(level)].append(
-            _new_entry(Entry, (ts, line, meta, segment, size))
+            _new_entry(Entry, (ts, line, meta, segment_id, size))
         )
         return size
-
-    def _docker_line(
-        self, joiner: PartialJoiner, text: str, line_start: int, malformed: dict[str, int]
-    ) -> tuple[Parsed, int] | None:
-        """A json-file line parsed, with the offset of its first part; None while held."""
-        docker = self._docker
-        assert docker is not None
-        record = unwrap_docker(text)
-        if record is None:
-            return docker(text), line_start  # counted as not_docker_json
-        if record.complete and not joiner.holds(record.stream):
-            return docker.inner(record.log[:-1], record.time_ns), line_start
-        joined = joiner.feed(record, line_start)
-        if joined is None:
-            return None
-        return self._joined(joined, malformed), joined.start
-
-    def _joined(self, joined: Joined, malformed: dict[str, int]) -> Parsed:
-        docker = self._docker
-        assert docker is not None
-        if joined.skipped:
-            malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
-            text = self._truncate(joined.data, joined.skipped)
-            return docker.inner(text, joined.time_ns, as_text=True)
-        return docker.inner(joined.data.decode(errors="replace"), joined.time_ns)
-
-    def _truncate(self, data: bytes, skipped: int) -> str:
-        cut = data[: self._truncate_at]
-        # Do not split a UTF-8 sequence: drop continuation bytes and their lead byte.
-        end = len(cut)
-        while end and cut[end - 1] & 0xC0 == 0x80:
-            end -= 1
-        if end and cut[end - 1] >= 0xC0:
-            end -= 1
-        elif end < len(cut):
-            end = len(cut)
-        text = cut[:end].decode(errors="replace")
-        total = len(data) + skipped
-        return f"{text} [sidecar: line truncated, {total} bytes > {self._max_line}]"

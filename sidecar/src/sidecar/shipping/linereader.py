@@ -5,13 +5,17 @@ line is returned once with the bytes cut from it, and nothing after the last new
 returned until its newline arrives (or `take_partial` is called for a file that can
 never complete it). A line longer than max_line_bytes keeps only its first
 max_line_bytes; the rest is skipped as it streams past, so a 1 GB file without a newline
-costs at most one max line plus one read chunk.
+costs at most one max line plus one read chunk. `truncated_text` is how such a line is
+shipped: its first bytes and a marker, within max_line_bytes.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+TRUNCATED = "truncated"  # the malformed reason a truncated line is counted under
+_MARKER_ROOM = 64
 
 
 @dataclass(slots=True)
@@ -116,3 +120,19 @@ class LineReader:
     @property
     def held_bytes(self) -> int:
         return len(self._carry)
+
+
+def truncated_text(data: bytes, skipped: int, max_line_bytes: int) -> str:
+    """A line cut at max_line_bytes (`skipped` bytes not kept), marked, within the limit."""
+    cut = data[: max_line_bytes - _MARKER_ROOM]
+    # Do not split a UTF-8 sequence: drop continuation bytes and their lead byte.
+    end = len(cut)
+    while end and cut[end - 1] & 0xC0 == 0x80:
+        end -= 1
+    if end and cut[end - 1] >= 0xC0:
+        end -= 1
+    elif end < len(cut):
+        end = len(cut)
+    text = cut[:end].decode(errors="replace")
+    total = len(data) + skipped
+    return f"{text} [sidecar: line truncated, {total} bytes > {max_line_bytes}]"

@@ -1,8 +1,11 @@
 """The sidecar_log_* series (DESIGN.md names, plus the sidecar's own additions).
 
-Every series carries the watched service's name and the source. Counters are written
-from the shipping thread; prometheus_client's metrics are thread-safe, and /metrics is
-served from the main loop.
+Every series carries the watched service's name and the source. They are written by
+the shipping process (or thread) and served at the main process's /metrics
+(supervisor.py). In the shipping process they live in prometheus_client's multiprocess
+files: a gauge's `multiprocess_mode` says what a restarted process's figures mean
+there (live ones vanish with the process that set them; the newest shipped timestamp
+keeps its maximum); the modes do nothing in a single process.
 """
 
 from __future__ import annotations
@@ -54,12 +57,14 @@ class ShippingMetrics:
             "sidecar_log_backlog_bytes",
             "Bytes written to the source but not yet acknowledged by Loki.",
             _BASE,
+            multiprocess_mode="livesum",
             registry=registry,
         )
         self.spool_bytes = Gauge(
             "sidecar_log_spool_bytes",
             "Bytes held in a disk spool: none is built, always 0 (DESIGN.md name kept).",
             _BASE,
+            multiprocess_mode="livesum",
             registry=registry,
         )
         self.held_open_bytes = Gauge(
@@ -67,6 +72,7 @@ class ShippingMetrics:
             "Size of files rotated away (state=rotated) or deleted (state=deleted) that the "
             "sidecar keeps open until drained; deleted ones hold disk space until then.",
             (*_BASE, "state"),
+            multiprocess_mode="livesum",
             registry=registry,
         )
         self.source_stalled = Gauge(
@@ -74,6 +80,7 @@ class ShippingMetrics:
             "1 while the source has a backlog and nothing was acknowledged for "
             "stall_after_seconds although Loki answers.",
             _BASE,
+            multiprocess_mode="livesum",
             registry=registry,
         )
         self.files_refused = Counter(
@@ -87,6 +94,7 @@ class ShippingMetrics:
             "sidecar_log_last_shipped_timestamp_seconds",
             "Timestamp of the newest entry Loki acknowledged.",
             _BASE,
+            multiprocess_mode="max",
             registry=registry,
         )
         self.messages = Counter(

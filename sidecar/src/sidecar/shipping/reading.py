@@ -9,6 +9,7 @@ so no file (a huge one, or one that never ends) can starve the other tasks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -58,5 +59,13 @@ class ReadLoop:
                     break
                 progressed = True
                 self._ingest.chunk(tailer, chunk)
+                # CPython starts a young collection when allocations outnumber
+                # deallocations by a threshold; a buffer that frees old entries as fast
+                # as it makes new ones never gets there, so young objects pile up to the
+                # buffer's size and are then walked in one pause of tens of ms that
+                # stops every thread of the process (the /health loop's too). Collected
+                # after each chunk, a pass walks only what the chunk made, and the
+                # entries (tuples of atoms) leave the GC's lists for good.
+                gc.collect(0)
                 await asyncio.sleep(0)
         return progressed

@@ -11,7 +11,8 @@ Guarantees:
 - Every entry of a batch that got an answer is acknowledged exactly once, so its file's
   checkpoint can move past it; at shutdown an unanswered batch stays unacknowledged and
   is read again after the restart (never skipped).
-- A line stamped with a new read-time anchor leaves only after that anchor is on disk.
+- A line stamped with a new read-time anchor leaves only after that anchor is on disk
+  (anchor_gate.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from operator import itemgetter
 
 from sidecar.logs import Throttled
-from sidecar.shipping.acks import Segment
+from sidecar.shipping.acks import SegmentTable
+from sidecar.shipping.anchor_gate import AnchorGate
 from sidecar.shipping.batcher import Batch
-from sidecar.shipping.encoding import ENCODERS, Body, Streams
+from sidecar.shipping.encoding import ENCODERS, Body, Streams, encode_isolating
 from sidecar.shipping.entries import Entry
 from sidecar.shipping.labels import StreamLabels
 from sidecar.shipping.loki_client import Attempt, LokiClient, sleep_unless
@@ -40,26 +41,6 @@ _TS = itemgetter(0)
 _SEGMENT = itemgetter(3)
 
 
-class AnchorGate:
-    """Read-time anchors made since the last checkpoint, and the write that saves them."""
-
-    def __init__(self, save: Callable[[], Awaitable[None]]) -> None:
-        self._save = save
-        self.dirty = False
-        self._saving: asyncio.Future[None] | None = None
-
-    def mark(self) -> None:
-        self.dirty = True
-
-    async def saved(self) -> None:
-        if self.dirty:
-            self.dirty = False
-            self._saving = asyncio.ensure_future(self._save())
-        if self._saving is not None:
-            # A batch cut while another sender writes the anchors waits for that write.
-            await self._saving
-
-
 class Sender:
     def __init__(
         self,
@@ -69,8 +50,10 @@ class Sender:
         labels: StreamLabels,
         metrics: SourceMetrics,
         anchors: AnchorGate,
+        segments: SegmentTable,
     ) -> None:
         self._source = source_name
+        self._segments = segments
         self._encode = ENCODERS[encoding]
         self._client = client
         self._labels = labels
@@ -84,13 +67,17 @@ class Sender:
         self.acked = 0  # entries acknowledged (shipped or dropped), for the stall watch
 
     async def send(self, batch: Batch, before: list[asyncio.Future[None]]) -> None:
-        streams: Streams = []
-        for stream, entries in batch:
-            entries.sort(key=_TS)
-            streams.append((stream, self._labels.as_dict(stream), entries))
-        # Encoded while the previous batch of the same streams is still on the wire;
+        stream, entries = batch
+        entries.sort(key=_TS)
+        streams: Streams = [(stream, self._labels.as_dict(stream), entries)]
+        # Encoded while the previous batch of the same stream is still on the wire;
         # sent only after it finished, so a stream's entries reach Loki in order.
-        body, good, bad = self._encode_isolating(streams)
+        body, good, bad, error = encode_isolating(self._encode, streams)
+        if error is not None:
+            log.error(
+                "entries that cannot be encoded for Loki are dropped",
+                extra={"source": self._source, "dropped": len(bad), "error": repr(error)},
+            )
         for previous in before:
             await previous
         if self.abort.is_set():
@@ -100,35 +87,6 @@ class Sender:
         if body is not None:
             await self._anchors.saved()
             await self._deliver(body, good)
-
-    def _encode_isolating(self, streams: Streams) -> tuple[Body | None, list[Entry], list[Entry]]:
-        """The body, the entries in it, and the entries that could not be encoded."""
-        try:
-            body = self._encode(streams)
-        except Exception as exc:  # an entry the encoder cannot take: find it, keep the rest
-            first_error = exc
-        else:
-            return body, [e for _, _, entries in streams for e in entries], []
-        good_streams: Streams = []
-        good: list[Entry] = []
-        bad: list[Entry] = []
-        for rendered, labels, entries in streams:
-            kept = []
-            for entry in entries:
-                try:
-                    self._encode([(rendered, labels, [entry])])
-                except Exception:
-                    bad.append(entry)
-                else:
-                    kept.append(entry)
-            if kept:
-                good_streams.append((rendered, labels, kept))
-                good.extend(kept)
-        log.error(
-            "entries that cannot be encoded for Loki are dropped",
-            extra={"source": self._source, "dropped": len(bad), "error": repr(first_error)},
-        )
-        return (self._encode(good_streams) if good_streams else None), good, bad
 
     async def _deliver(self, body: Body, entries: list[Entry]) -> None:
         count = len(entries)
@@ -179,10 +137,10 @@ class Sender:
 
     def _acknowledge(self, entries: list[Entry], dropped: Counter[str] | None) -> None:
         self.acked += len(entries)
-        per_segment: Counter[Segment | None] = Counter(map(_SEGMENT, entries))  # in C
-        for segment, n in per_segment.items():
-            if segment is not None:
-                segment.ack(n)
+        per_segment: Counter[int | None] = Counter(map(_SEGMENT, entries))  # in C
+        for segment_id, n in per_segment.items():
+            if segment_id is not None:
+                self._segments.ack(segment_id, n)
         lost = 0
         if dropped:
             for reason, n in dropped.items():

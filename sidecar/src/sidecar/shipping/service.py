@@ -5,16 +5,22 @@ work; on the loop that serves /health and times the health probes they would sta
 (and show up as slow probes). So all of shipping runs here, on a thread of its own with
 its own asyncio loop and its own HTTP client; the main loop only reads its status.
 
-Guarantees: `stop()` flushes what is pending within shutdown_deadline_seconds, then
-writes the final checkpoint after any write still under way; `ready()` is true only
-while every shipping loop runs and the thread's loop answers (a heartbeat), so a loop
-that died or hangs makes the sidecar not ready.
+The service runs the same way on a thread of the main process (`shipping.isolation:
+thread`) and in the shipping child process (process.py), where this thread is all the
+work there is.
+
+Guarantees: nothing is read before the positions file's lock is held (lock.py: one
+shipper per positions file); `stop()` flushes what is pending within
+shutdown_deadline_seconds, then writes the final checkpoint after any write still under
+way; `ready()` is true only while every shipping loop runs and the thread's loop answers
+(a heartbeat), so a loop that died or hangs makes the sidecar not ready.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import threading
 import time
@@ -23,7 +29,9 @@ from collections.abc import Callable, Sequence
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.checkpoints import Checkpointer
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
+from sidecar.shipping.handover import HEARTBEAT_SECONDS, HEARTBEAT_STALE_SECONDS
 from sidecar.shipping.ingest import Observer
+from sidecar.shipping.lock import PositionsLock
 from sidecar.shipping.loki_client import LokiClient
 from sidecar.shipping.metrics import ShippingMetrics
 from sidecar.shipping.positions import Position, PositionsStore
@@ -33,9 +41,17 @@ from sidecar.shipping.stall import SourceStatus
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 0.5
-# The shipping loop is considered hung when its heartbeat is older than this.
-HEARTBEAT_STALE_SECONDS = 10.0
+
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes over what start-up made, for the process that ships.
+
+    gc.freeze() keeps everything allocated so far out of every collection, and the
+    higher first threshold makes fewer young collections. Buffered entries are not the
+    GC's concern at all (acks.py, reading.py); bench/log_shipping/README.md has the
+    measurements.
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
 
 class ShippingService:
@@ -52,6 +68,7 @@ class ShippingService:
         self.sources = list(sources)
         self.metrics = metrics
         self.store = PositionsStore(shipping.positions_file)
+        self._lock = PositionsLock(shipping.positions_file)
         self._recorders = {source.name: recorder_for(source) for source in self.sources}
         self.pipelines: list[SourcePipeline] = []
         self.checkpointer = Checkpointer(self.store, self.snapshot)
@@ -103,6 +120,22 @@ class ShippingService:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._started.set()
+        lock = asyncio.create_task(self._lock.acquire())
+        stopped = asyncio.create_task(self._stop.wait())
+        await asyncio.wait([lock, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if not lock.done():
+            lock.cancel()
+            return  # stopped while another shipper still held the positions file
+        stopped.cancel()
+        lock.result()
+        try:
+            await self._ship()
+        finally:
+            self._lock.release()
+
+    async def _ship(self) -> None:
+        assert self._stop is not None
         client = LokiClient(self.loki)
         budget = self.budget = BufferBudget(self.shipping.buffer_max_bytes)
         resume = self.store.load()
@@ -130,7 +163,6 @@ class ShippingService:
         interval = self.shipping.checkpoint_interval_seconds
         loops.append(asyncio.create_task(self.checkpointer.run(interval)))
         beat = asyncio.create_task(self._heartbeat([*loops, *batchers]))
-        self._started.set()
         await self._stop.wait()
         self._loops_ok = False
         beat.cancel()

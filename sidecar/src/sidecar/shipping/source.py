@@ -15,14 +15,16 @@ from collections.abc import Awaitable, Callable
 
 from sidecar.logs import Throttled
 from sidecar.shipping.access_tap import AccessTap
+from sidecar.shipping.acks import SegmentTable
+from sidecar.shipping.anchor_gate import AnchorGate
 from sidecar.shipping.batcher import Batcher
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
 from sidecar.shipping.discovery import Discovery
 from sidecar.shipping.files import FileSet
-from sidecar.shipping.ingest import EMPTY_LINE, INVALID_UTF8, NUL_BYTES, TRUNCATED, Ingest, Observer
+from sidecar.shipping.ingest import EMPTY_LINE, INVALID_UTF8, NUL_BYTES, Ingest, Observer
 from sidecar.shipping.labels import StreamLabels
-from sidecar.shipping.linereader import Chunk
+from sidecar.shipping.linereader import TRUNCATED, Chunk
 from sidecar.shipping.loki_client import OUTCOMES, LokiClient
 from sidecar.shipping.metrics import ShippingMetrics
 from sidecar.shipping.parsers import MALFORMED_REASONS
@@ -30,7 +32,7 @@ from sidecar.shipping.positions import Position
 from sidecar.shipping.reading import ReadLoop
 from sidecar.shipping.rejections import REASONS as REFUSED_BY_LOKI
 from sidecar.shipping.selfguard import SelfGuard
-from sidecar.shipping.sender import ENCODING_ERROR, AnchorGate, Sender
+from sidecar.shipping.sender import ENCODING_ERROR, Sender
 from sidecar.shipping.source_metrics import SourceMetrics
 from sidecar.shipping.stall import SourceStatus, StallWatch
 from sidecar.shipping.tailer import Tailer
@@ -60,7 +62,10 @@ class SourcePipeline:
         self.metrics = SourceMetrics(metrics, source, DROP_REASONS, malformed, OUTCOMES)
         labels = StreamLabels(source.labels, source.service_name, source.name)
         self.anchors = AnchorGate(save_anchors)
-        self.sender = Sender(source.name, loki.encoding, client, labels, self.metrics, self.anchors)
+        segments = SegmentTable()
+        self.sender = Sender(
+            source.name, loki.encoding, client, labels, self.metrics, self.anchors, segments
+        )
         self.batcher = Batcher(loki, budget, self.sender.send)
         self.ingest = Ingest.for_source(
             source,
@@ -71,6 +76,7 @@ class SourcePipeline:
             staged=self.batcher.staged,
             anchor_made=self.anchors.mark,
             recorder=recorder,
+            segments=segments,
         )
         self.files = FileSet(
             source,
