@@ -14,7 +14,9 @@ from sidecar.accesslog.recorder import AccessLogRecorder
 from sidecar.config import SidecarConfig
 from sidecar.health.monitor import HealthMonitor
 from sidecar.metrics import new_registry
+from sidecar.reload import forget_sources
 from sidecar.server import build_app, make_server
+from sidecar.services.watch import READY_CHECK, ServicesFileWatcher
 from sidecar.shipping.config import SourceConfig
 from sidecar.shipping.metrics import ShippingMetrics
 from sidecar.shipping.service import ShippingService
@@ -31,17 +33,48 @@ SWITCH_INTERVAL_SECONDS = 0.001
 
 class Sidecar:
     def __init__(self, config: SidecarConfig) -> None:
-        self.config = config
         self.registry = new_registry()
+        # With a services file, its sources and checks join the config's own
+        # (ServicesFileError if it cannot be used) and follow it while running.
+        self.services: ServicesFileWatcher | None = None
+        if config.services_file is not None:
+            self.services = ServicesFileWatcher(config, self.registry, self.apply)
+            config = self.services.initial()
+        self.config = config
         self.metrics = ShippingMetrics(self.registry)
         self.health = HealthMonitor(config.health, self.registry)
-        self.shipping = ShippingService(
-            config.loki, config.shipping, config.sources, self.metrics, self._recorder
-        )
+        self.shipping = self._shipping(config)
+        self._reloading = False
         self._running = False
         self._loops: list[asyncio.Task[None]] = []
         app = build_app(self.registry, self.readiness, self.health.routes())
         self.server = make_server(app, config.server.host, config.server.port)
+
+    def _shipping(self, config: SidecarConfig) -> ShippingService:
+        return ShippingService(
+            config.loki, config.shipping, config.sources, self.metrics, self._recorder
+        )
+
+    async def apply(self, config: SidecarConfig) -> None:
+        """Run `config`'s sources and checks from now on (the services file changed).
+
+        Checks change in place (unchanged ones keep their state). Changed sources restart
+        shipping: it flushes and checkpoints as at SIGTERM, and the new sources resume
+        from those checkpoints, so nothing is lost or read twice.
+        """
+        previous, self.config = self.config, config
+        await self.health.reconfigure(config.health)
+        if config.sources == previous.sources:
+            return
+        self._reloading = True
+        try:
+            with contextlib.suppress(Exception):  # a failed loop was logged where it failed
+                await self.shipping.stop()
+            forget_sources(self.registry, self.metrics, previous.sources, config.sources)
+            self.shipping = self._shipping(config)
+            self.shipping.start()
+        finally:
+            self._reloading = False
 
     def _recorder(self, source: SourceConfig) -> AccessLogRecorder | None:
         if source.access_log is None:
@@ -58,17 +91,22 @@ class Sidecar:
         return (
             self._running
             and self.server.started
-            and self.shipping.ready()
+            and (self._reloading or self.shipping.ready())
             and not any(task.done() for task in self._loops)
         )
 
-    def readiness(self) -> tuple[bool, tuple[SourceStatus, ...]]:
-        return self.ready(), self.shipping.statuses
+    def readiness(self) -> tuple[bool, tuple[SourceStatus, ...], dict[str, str]]:
+        problems = {}
+        if self.services is not None and self.services.error is not None:
+            problems[READY_CHECK] = self.services.error
+        return self.ready(), self.shipping.statuses, problems
 
     async def run(self, stop: asyncio.Event) -> None:
         self.shipping.start()
         server_task = asyncio.create_task(self.server.serve(), name="http-server")
         self._loops.append(asyncio.create_task(self.health.run(), name="health"))
+        if self.services is not None:
+            self._loops.append(asyncio.create_task(self.services.run(), name="services-file"))
         self._running = True
         log.info(
             "sidecar running",

@@ -7,7 +7,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from sidecar.config import ConfigError, load_config
+from sidecar.config import ConfigError, SidecarConfig, load_config
+from sidecar.services.derive import with_services
+from sidecar.services.loader import ServicesFileError, load
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,28 +17,44 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("run", "ship logs and aggregate health"),
-        ("check-config", "validate a config file and exit"),
+        ("check-config", "validate a config file (and its services file) and exit"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path, required=True, help="YAML config file")
     return parser
 
 
+def _checked(config: SidecarConfig) -> SidecarConfig:
+    """The config with its services file's sources and checks (ServicesFileError if bad)."""
+    if config.services_file is None:
+        return config
+    path = config.services_file.path
+    return with_services(config, load(path), str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
-    except ConfigError as exc:
+        if args.command == "check-config":
+            checked = _checked(config)
+            print(
+                f"{args.config}: ok ({len(checked.sources)} sources, "
+                f"{len(checked.health.checks)} checks)"
+            )
+            return 0
+    except (ConfigError, ServicesFileError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    if args.command == "check-config":
-        print(f"{args.config}: ok ({len(config.sources)} sources)")
-        return 0
     from sidecar import logs
     from sidecar.app import serve
 
     logs.configure(config.log_level)
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except ServicesFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
