@@ -62,9 +62,10 @@ class Sidecar:
         shipping: it flushes and checkpoints as at SIGTERM, and the new sources resume
         from those checkpoints, so nothing is lost or read twice.
         """
-        previous, self.config = self.config, config
+        previous = self.config
         await self.health.reconfigure(config.health)
         if config.sources == previous.sources:
+            self.config = config
             return
         self._reloading = True
         try:
@@ -73,6 +74,7 @@ class Sidecar:
             forget_sources(self.registry, self.metrics, previous.sources, config.sources)
             self.shipping = self._shipping(config)
             self.shipping.start()
+            self.config = config
         finally:
             self._reloading = False
 

@@ -80,7 +80,9 @@ def _first_repeated(values: list[str]) -> str | None:
     return repeated[0] if repeated else None
 
 
-def _detail(exc: ValidationError) -> str:
+def _detail(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
     return "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
 
 
@@ -235,12 +237,12 @@ class Service(_Strict):
         for index, log in enumerate(self.logs):
             try:
                 log.sidecar_source(self.name)
-            except ValidationError as exc:
+            except ValueError as exc:
                 raise ValueError(f"logs[{index}]: {_detail(exc)}") from None
         for index, check in enumerate(self.health):
             try:
                 check.sidecar_check(self.name)
-            except ValidationError as exc:
+            except ValueError as exc:
                 raise ValueError(f"health[{index}] ({check.name}): {_detail(exc)}") from None
         return self
 
