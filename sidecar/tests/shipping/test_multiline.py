@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.loki import line_counts, now_ns
+from tests.support.loki import loki as real_loki
 from tests.support.loki_double import LokiDouble
 from tests.support.sidecar_process import sidecar_process
 
@@ -318,3 +320,38 @@ def _checkpoint(positions: Path) -> int:
     except (FileNotFoundError, ValueError, KeyError):
         return -1
     return max((entry["offset"] for entry in files.values()), default=-1)
+
+
+@pytest.mark.integration
+def test_tracebacks_and_stack_traces_are_one_entry_each_in_the_real_loki(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    started = now_ns()
+    records = write_python_log(logs / "python.log")
+    # The Java trace, stamped now: Loki refuses entries older than a week.
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    java = [f"{stamp}.{n:03d}Z{r[24:]}" for n, r in enumerate(java_records())]
+    (logs / "java.log").write_text("\n".join(java) + "\n")
+    sources = [
+        {"name": "python", "service_name": "svc", "paths": [str(logs / "python.log")], **PYTHON},
+        {"name": "java", "service_name": "svc", "paths": [str(logs / "java.log")], **PYTHON},
+    ]
+    with (
+        real_loki(tmp_path / "loki") as loki,
+        sidecar_process(tmp_path, loki.push_url, sources) as sidecar,
+    ):
+        expected = len(records) + len(java)
+        entries = loki.wait_for_entries('{service_name="svc"}', expected, started - 10**9)
+        assert len(entries) == expected, line_counts(entries).duplicated
+        by_source = {"python": [], "java": []}  # type: dict[str, list[tuple[str, str]]]
+        for entry in entries:
+            by_source[entry.labels["source"]].append((entry.labels["level"], entry.line))
+        assert sorted(by_source["python"]) == sorted(records)
+        assert sorted(line for _, line in by_source["java"]) == sorted(java)
+        assert ("error", next(r for r in java if "Caused by" in r)) in by_source["java"]
+        # read = shipped entries + lines joined into them
+        read = sidecar.metric("sidecar_log_lines_read_total")
+        joined = sidecar.metric("sidecar_log_lines_joined_total")
+        shipped = sidecar.metric("sidecar_log_lines_shipped_total")
+        assert (shipped, read) == (expected, expected + joined)
+        assert joined > 0
