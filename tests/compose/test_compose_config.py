@@ -51,15 +51,12 @@ def test_default_mode_validates_and_passes_the_policy(compose: Compose) -> None:
     assert _policy_violations(compose) == []
 
 
-def test_the_e2e_subset_with_its_webhook_receiver_passes_the_policy(
-    compose: Compose, tmp_path: Path
-) -> None:
+def test_the_e2e_subset_passes_the_policy(compose: Compose, tmp_path: Path) -> None:
     compose.files = [*DEFAULT, "tests/compose/compose.e2e.yaml"]
     compose.env.update(
         {
             "E2E_FAULT_ADMIN_TOKEN": random_secret(),
             "E2E_PROMETHEUS_CONFIG": str(tmp_path / "prometheus.yml"),
-            "E2E_WEBHOOK_PORT": "19000",
         }
     )
     assert _policy_violations(compose) == []
