@@ -14,11 +14,14 @@ sidecar's image, which carries the services loader), and by the tests. Writes:
   `service:metrics_target:info` for ServiceDown.
 - DIR/prometheus/rules/<name>.rules.yml: the committed prometheus/rules with
   runbook_url based at RUNBOOK_BASE_URL and dashboard_url at GRAFANA_URL.
+- DIR/sidecar/services.yaml: the services file as given, for the sidecar, which
+  follows it while running (it validates it itself, applies a good one and
+  keeps and reports its last good one otherwise: sidecar/README.md).
 
 Prometheus re-reads file_sd files on change and, with auto-reload-config, rule
 files too, so an edited services file takes effect at the next `up` without a
-restart. An invalid services file or setting writes nothing (the last good
-files stay) and exits 2 with the service and field named.
+restart. An invalid services file or setting writes nothing for Prometheus (the
+last good files stay) and exits 2 with the service and field named.
 """
 
 from __future__ import annotations
@@ -46,13 +49,14 @@ from generate import (
     PAGE_BURNS,
     dump,
 )
-from sidecar.services.loader import FORBIDDEN, ServicesFileError, load
+from sidecar.services.loader import FORBIDDEN, ServicesFileError, load, read
 from sidecar.services.model import Service, ServicesFile
 
 PROMETHEUS_DIR = Path(__file__).resolve().parent
 TARGETS_FILE = "prometheus/targets/services.json"
 OBJECTIVES_FILE = "prometheus/rules/services.rules.yml"
 RULES_DIR = "prometheus/rules"
+SIDECAR_FILE = "sidecar/services.yaml"
 HEADER = "# WRITTEN by prometheus/render.py at start from {source}; edit that instead.\n"
 _URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 
@@ -157,16 +161,31 @@ def render(
     return files
 
 
+def _replace(target: Path, content: bytes) -> None:
+    """Write `target` atomically, readable by other uids (Prometheus's, the sidecar's)."""
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, target)
+
+
+def publish(services: Path, out: Path) -> bool:
+    """Give the sidecar the services file as it is, valid or not: the sidecar validates
+    it itself, and reports a bad one while its last good one runs on."""
+    try:
+        data = read(services)
+    except ServicesFileError:
+        return False
+    _replace(out / SIDECAR_FILE, data)
+    return True
+
+
 def write(out: Path, files: dict[str, str]) -> None:
     """Write each file atomically (readable by Prometheus's uid); drop ones no longer rendered."""
     for relative, content in files.items():
-        target = out / relative
-        target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
+        _replace(out / relative, content.encode())
     for directory, pattern in ((RULES_DIR, "*.rules.yml"), (Path(TARGETS_FILE).parent, "*.json")):
         for stale in (out / directory).glob(pattern):
             if str(stale.relative_to(out)) not in files:
@@ -219,12 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runbook_base = _setting("RUNBOOK_BASE_URL", DEFAULT_RUNBOOK_BASE_URL)
         grafana_url = _setting("GRAFANA_URL", DEFAULT_GRAFANA_URL)
+    except SettingError as exc:
+        print(f"stack-config: {exc}", file=sys.stderr)
+        print("stack-config: nothing written; the last good files stay", file=sys.stderr)
+        return 2
+    published = publish(args.services, args.out)
+    try:
         services = load(args.services)
         files = render(services, args.services.name, args.rules, runbook_base, grafana_url)
-    except (ServicesFileError, SettingError) as exc:
+    except ServicesFileError as exc:
         print(f"stack-config: {exc}", file=sys.stderr)
         print(
-            "stack-config: nothing written; Prometheus keeps the last good files", file=sys.stderr
+            "stack-config: nothing written for Prometheus, which keeps the last good files"
+            + ("; the sidecar keeps its last good services and reports this" if published else ""),
+            file=sys.stderr,
         )
         return 2
     write(args.out, files)
@@ -233,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     print(f"stack-config: alert links: runbooks {runbook_base}/<Alert>.md, Grafana {grafana_url}")
     print(f"stack-config: wrote {len(files)} files under {args.out}/prometheus")
+    print(f"stack-config: the sidecar follows {args.out}/{SIDECAR_FILE}")
     return 0
 
 

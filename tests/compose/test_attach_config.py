@@ -1,23 +1,22 @@
 """The compose-owned configs agree with the components they configure.
 
-- Attach mode runs the stack's own Prometheus config: the services file, not a
-  second config, says what to scrape. compose/prometheus.attach.yml is a link
-  to prometheus/prometheus.yml, kept for tests/compose/test_attach_e2e.py
-  until the attach end-to-end test is rewritten (issue 12, phase B).
+- Attach mode runs the stack's own Prometheus and sidecar configs: the services
+  file, not a second config, says what to scrape, tail and probe; compose.attach.yaml
+  gives the sidecar no environment of its own.
 - compose/attach-services.yaml, attach mode's default services file, loads
-  and lists no service.
-- compose/sidecar.yaml, and the attach-mode overrides compose.attach.yaml
-  puts in the sidecar's environment, load with the sidecar's own loader.
+  and lists no service, and its commented example is a valid services file.
+- compose/sidecar.yaml loads with the sidecar's own loader.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-import pytest
+import yaml
+from sidecar.services.derive import with_services
 from sidecar.services.loader import load as load_services
+from sidecar.services.loader import parse as parse_services
 
 from sidecar.config import load_config
 from tests.compose.compose_cli import (
@@ -25,21 +24,30 @@ from tests.compose.compose_cli import (
     Compose,
     empty_env_file,
     isolated_env,
-    random_secret,
     require_docker,
 )
 from tests.prometheus.rules import prometheus_dir
 from tests.support import require_binary
 
 
-def test_attach_mode_runs_the_stack_s_prometheus_config() -> None:
-    link = REPO / "compose" / "prometheus.attach.yml"
-    assert link.is_symlink()
-    assert link.resolve() == (REPO / "prometheus" / "prometheus.yml").resolve()
-
-
 def test_the_default_attach_services_file_lists_no_service() -> None:
     assert load_services(REPO / "compose" / "attach-services.yaml").services == []
+
+
+def test_the_example_in_the_attach_services_file_is_a_valid_services_file() -> None:
+    text = (REPO / "compose" / "attach-services.yaml").read_text()
+    example = "\n".join(
+        line.removeprefix("# ").removeprefix("#")
+        for line in text.splitlines()
+        if line.startswith("# services:") or line.startswith("#   ")
+    )
+    (service,) = parse_services(example).services
+    assert service.name == "orders-api"
+    sidecar = with_services(
+        load_config(REPO / "compose" / "sidecar.yaml"), parse_services(example), "x"
+    )
+    assert {s.name for s in sidecar.sources} == {"inbox", "orders-access", "orders-app"}
+    assert all(p.startswith("/var/log/attached/") for s in sidecar.sources[1:] for p in s.paths)
 
 
 def test_promtool_accepts_the_config_with_the_attach_services_file(tmp_path: Path) -> None:
@@ -59,49 +67,26 @@ def test_the_compose_sidecar_config_loads_with_the_sidecar_loader() -> None:
     config = load_config(REPO / "compose" / "sidecar.yaml")
     assert config.server.host == "0.0.0.0"
     assert config.loki.url.startswith("http://loki:3100/")
-    assert [source.service_name for source in config.sources] == ["sample-service", "oncall"]
-    assert {check.service_name for check in config.health.checks} == {"sample-service"}
-    # Positions and spool must live on the sidecar-state volume to survive restarts.
+    # Its own source is the inbox's; the services' come from the services file.
+    assert [(s.name, s.service_name) for s in config.sources] == [("inbox", "oncall")]
+    assert config.health.checks == []
+    assert config.services_file is not None
+    # Positions (and the last good services file) must live on the sidecar-state volume.
     assert str(config.shipping.positions_file).startswith("/var/lib/sidecar/")
 
 
-def test_attach_mode_environment_reconfigures_the_sidecar(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_attach_mode_gives_the_sidecar_no_environment_of_its_own(tmp_path: Path) -> None:
     compose = Compose(
         docker=require_docker(),
         files=["docker-compose.yml", "compose.attach.yaml"],
-        env=isolated_env(
-            {
-                "GF_ADMIN_PASSWORD": random_secret(),
-                "ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
-                "ATTACH_SERVICE_NAME": "orders",
-                "ATTACH_LOG_DIR": "/var/log/orders",
-                "ATTACH_LOG_FORMAT": "text",
-                "ATTACH_ACCESS_LOG_FORMAT": "combined",
-                "ATTACH_ROUTES": '["/orders/{id}"]',
-                "ATTACH_LIVE_URL": "http://host.docker.internal:8080/healthz",
-            }
-        ),
+        env=isolated_env({"ATTACH_LOG_DIR": "/var/log/orders"}),
         env_file=empty_env_file(tmp_path),
     )
-    environment = compose.config()["services"]["sidecar"]["environment"]
-    for name, value in environment.items():
-        if name.startswith("SIDECAR_"):
-            monkeypatch.setenv(name, value)
-    for name in [n for n in os.environ if n.startswith("SIDECAR_") and n not in environment]:
-        monkeypatch.delenv(name)
-
-    config = load_config(REPO / "compose" / "sidecar.yaml")
-
-    source, inbox = config.sources
-    assert (inbox.name, inbox.service_name) == ("inbox", "oncall")
-    assert source.service_name == "orders"
-    assert source.paths == ["/var/log/attached/*.log"]
-    assert source.access_log is not None
-    assert source.access_log.format == "combined"
-    assert source.access_log.routes == ["/orders/{id}"]
-    assert {check.service_name for check in config.health.checks} == {"orders"}
-    assert {check.url for check in config.health.checks} == {  # type: ignore[union-attr]
-        "http://host.docker.internal:8080/healthz"
-    }
+    sidecar = compose.config()["services"]["sidecar"]
+    assert not [name for name in sidecar.get("environment", {}) if name.startswith("SIDECAR_")]
+    default = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["sidecar"]
+    assert sidecar["command"] == default["command"]
+    mounts = {volume["target"]: volume for volume in sidecar["volumes"]}
+    assert mounts["/var/log/attached"]["source"] == "/var/log/orders"
+    assert mounts["/var/log/attached"]["read_only"] is True
+    assert mounts["/etc/stack-config"]["read_only"] is True

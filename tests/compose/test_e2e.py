@@ -1,17 +1,24 @@
-"""End to end: `docker compose up --build --wait` of the subset that runs here, then drive it.
+"""End to end, with no .env at all: `docker compose up --build --wait` of the subset that
+runs here, then drive it.
 
 Grafana and the Collector have no image on these machines, so the stack runs
 without them: sample_service (exporting its traces straight to Tempo), sidecar,
-prometheus, alertmanager, loki, tempo and the test-only webhook receiver
-(tests/compose/compose.e2e.yaml). The tests run in file order against one stack:
+prometheus, alertmanager, loki, tempo and oncall, the stack's alert inbox and
+runbooks (tests/compose/compose.e2e.yaml only lets the test inject faults and
+shortens Prometheus's intervals). No GF_ADMIN_PASSWORD, no ALERT_WEBHOOK_URL: only
+free ports are chosen. The tests run in file order against one stack:
 
-1. traffic: every Prometheus target of the subset is up, recording rules have data;
-2. the service's log lines are in Loki with the service_name label and trace_id
+1. Grafana's admin password file exists on its volume, where Grafana's environment
+   points (Grafana itself cannot run here: the wiring is what is checked);
+2. traffic: every Prometheus target of the subset is up, recording rules have data;
+3. the service's log lines are in Loki with the service_name label and trace_id
    metadata, and the trace_id of one of them opens its trace in Tempo;
-3. an injected fault (100% errors) becomes an alert at the webhook receiver;
-4. with Loki stopped the sidecar stays healthy and reports its backlog, and once
+4. an injected fault (100% errors) becomes a page in the inbox, and that
+   notification is a log record in Loki;
+5. every alert's runbook_url answers 200;
+6. with Loki stopped the sidecar stays healthy and reports its backlog, and once
    Loki is back what was logged meanwhile arrives;
-5. `docker compose down -v` leaves no container, volume or network behind.
+7. `docker compose down -v` leaves no container, volume or network behind.
 """
 
 from __future__ import annotations
@@ -51,8 +58,8 @@ from tests.support.tempo import Span, TempoClient
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
-SUBSET = ["sample_service", "sidecar", "prometheus", "alertmanager", "loki", "tempo", "webhook"]
-SUBSET_JOBS = {"sample_service", "sidecar", "prometheus", "alertmanager", "loki", "tempo"}
+SUBSET = ["sample_service", "sidecar", "prometheus", "alertmanager", "loki", "tempo", "oncall"]
+SUBSET_JOBS = {"sample_service", "sidecar", "prometheus", "alertmanager", "loki", "tempo", "oncall"}
 ABSENT = {"grafana", "otel-collector"}
 SERVICE = "sample-service"
 PORTS = [
@@ -60,7 +67,7 @@ PORTS = [
     "SIDECAR_PORT",
     "PROMETHEUS_PORT",
     "ALERTMANAGER_PORT",
-    "E2E_WEBHOOK_PORT",
+    "ONCALL_PORT",
     "LOKI_PORT",
     "TEMPO_PORT",
     # Not started, but given free ports anyway so nothing is ever bound to a default.
@@ -68,7 +75,8 @@ PORTS = [
     "OTLP_GRPC_PORT",
     "OTLP_HTTP_PORT",
 ]
-ERROR_ALERTS = {"AvailabilityBudgetBurn", "HighErrorRate"}
+# The page an outage of every request makes (severity critical: the `page` receiver).
+PAGE = "AvailabilityBudgetBurn"
 
 
 @dataclass
@@ -119,11 +127,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("compose-e2e")
     ports = {name: free_port() for name in PORTS}
     fault_token = random_secret()
+    # Ports (so that runs beside each other do not collide) and the test override's
+    # two inputs: nothing a user would put in .env.
     env = isolated_env(
         {
             **{name: str(port) for name, port in ports.items()},
-            "GF_ADMIN_PASSWORD": random_secret(),
-            "ALERT_WEBHOOK_URL": "http://webhook:9000/alerts",
             "E2E_FAULT_ADMIN_TOKEN": fault_token,
             "E2E_PROMETHEUS_CONFIG": str(_fast_prometheus_config(workdir)),
         }
@@ -151,6 +159,46 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def load(stack: Stack) -> Iterator[LoadGenerator]:
     with LoadGenerator(stack.url("SAMPLE_SERVICE_PORT", "/api/v1/items")) as generator:
         yield generator
+
+
+def test_grafana_s_password_file_exists_where_its_environment_points(stack: Stack) -> None:
+    compose = stack.compose
+    assert not {"GF_ADMIN_PASSWORD", "ALERT_WEBHOOK_URL"} & set(compose.env)
+    assert compose.env_file is not None
+    assert compose.env_file.read_text() == ""
+    grafana = compose.config()["services"]["grafana"]
+    path = grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in grafana["environment"]
+    volume = next(v for v in grafana["volumes"] if path.startswith(v["target"] + "/"))
+    assert (volume["type"], volume["source"], volume["read_only"]) == (
+        "volume",
+        "grafana-admin",
+        True,
+    )
+    # The one-shot Grafana waits on (its `--wait` would fail on the exited job, so not
+    # with the subset) writes the password there, and says how to read it.
+    init = compose.run("up", "grafana-password", timeout=300)
+    assert init.returncode == 0, init.stderr
+    logs = compose.run("logs", "--no-color", "grafana-password").stdout
+    assert "docker compose run --rm grafana-password show" in logs
+    shown = compose.run("run", "--rm", "-T", "grafana-password", "show")
+    assert shown.returncode == 0, shown.stderr
+    password = shown.stdout.strip()
+    assert len(password) >= 24
+    assert password not in logs
+    # The same bytes at exactly the path Grafana reads, on the volume Grafana mounts.
+    read = compose.run(
+        "run",
+        "--rm",
+        "-T",
+        "--entrypoint",
+        "python",
+        "grafana-password",
+        "-c",
+        f"print(open({path!r}).read().strip())",
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == password
 
 
 def _subset_targets_up(prometheus: str) -> dict[str, list[Any]] | None:
@@ -215,20 +263,19 @@ def test_service_logs_reach_loki_and_their_trace_id_opens_the_trace_in_tempo(
     stack.timings["logs -> Loki -> trace in Tempo"] = time.monotonic() - started
 
 
-def _error_alert(notifications: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _page(notifications: list[dict[str, Any]]) -> dict[str, Any] | None:
     for notification in notifications:
-        for alert in notification.get("alerts", []):
-            labels = alert.get("labels", {})
-            if (
-                alert.get("status") == "firing"
-                and labels.get("alertname") in ERROR_ALERTS
-                and labels.get("service_name") == SERVICE
-            ):
-                return alert
+        if (
+            notification.get("status") == "firing"
+            and notification.get("alertname") == PAGE
+            and notification.get("alert_service_name") == SERVICE
+            and notification.get("severity") == "critical"
+        ):
+            return notification
     return None
 
 
-def test_an_injected_fault_reaches_the_webhook_as_an_alert(
+def test_an_injected_fault_pages_into_the_inbox_and_the_page_is_in_loki(
     stack: Stack, load: LoadGenerator
 ) -> None:
     started = time.monotonic()
@@ -248,19 +295,46 @@ def test_an_injected_fault_reaches_the_webhook_as_an_alert(
     assert response.status_code in (200, 204), response.text
     try:
         eventually(lambda: load.statuses.get(500, 0) > 0, 30, "the fault turns requests into 500s")
-        webhook = stack.url("E2E_WEBHOOK_PORT", "/alerts")
-        alert = eventually(
-            lambda: _error_alert(httpx.get(webhook, timeout=5).json()),
+        inbox = stack.url("ONCALL_PORT", "/api/notifications")
+        page = eventually(
+            lambda: _page(httpx.get(inbox, timeout=5).json()),
             300,
-            f"an error alert ({sorted(ERROR_ALERTS)}) for {SERVICE} at the webhook",
+            f"a {PAGE} page for {SERVICE} in the inbox",
             every=3,
         )
     finally:
         httpx.delete(stack.url("SAMPLE_SERVICE_PORT", "/admin/faults"), headers=headers, timeout=5)
-    assert alert["labels"]["severity"] in ("critical", "warning")
+    stack.timings["fault -> page in the inbox"] = time.monotonic() - started
+    (alert,) = [a for a in page["alerts"] if a["labels"]["alertname"] == PAGE]
     for annotation in ("summary", "description", "runbook_url", "dashboard_url"):
-        assert alert["annotations"].get(annotation), f"alert lacks {annotation}"
-    stack.timings["fault -> webhook"] = time.monotonic() - started
+        assert alert["annotations"].get(annotation), f"the page lacks {annotation}"
+    assert page["receiver"] == "page"
+    # The inbox wrote it as a log record, which the sidecar shipped to Loki.
+    selector = f'{{service_name="oncall", source="inbox"}} |= "{page["request_id"]}"'
+    records = eventually(
+        lambda: stack.loki.query_range(selector, now_ns() - 900 * 10**9, now_ns()),
+        60,
+        "the page's record in Loki",
+    )
+    assert len(records) == 1
+    record = json.loads(records[0].line)
+    assert (record["alertname"], record["alert_service_name"]) == (PAGE, SERVICE)
+    stack.timings["fault -> page in Loki"] = time.monotonic() - started
+
+
+def test_every_alert_s_runbook_url_answers(stack: Stack) -> None:
+    response = httpx.get(f"{stack.prometheus}/api/v1/rules", params={"type": "alert"}, timeout=5)
+    rules = [rule for group in response.json()["data"]["groups"] for rule in group["rules"]]
+    assert len(rules) >= 17
+    urls = {rule["name"]: rule["annotations"]["runbook_url"] for rule in rules}
+    oncall = stack.url("ONCALL_PORT", "/runbooks/")
+    with httpx.Client(timeout=10) as client:
+        for name, url in sorted(urls.items()):
+            assert url == f"{oncall}{name}.md", url
+            answer = client.get(url)
+            assert answer.status_code == 200, f"{name}: {url} -> {answer.status_code}"
+            assert answer.headers["content-type"].startswith("text/html")
+            assert name in answer.text
 
 
 def _sidecar_metric(stack: Stack, name: str) -> float:

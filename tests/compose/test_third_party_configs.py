@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+from sidecar.services.derive import with_services
+from sidecar.services.loader import load as load_services
 
-from sidecar.config import LokiConfig, ShippingConfig
+from sidecar.config import LokiConfig, ShippingConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -68,7 +70,9 @@ def _minutes(value: str) -> float:
 
 
 def _compose_sidecar_sources() -> int:
-    return len(_load("compose/sidecar.yaml")["sources"])
+    """Sources the compose sidecar runs: its own (the inbox) and services.yaml's."""
+    own = load_config(REPO / "compose" / "sidecar.yaml")
+    return len(with_services(own, load_services(REPO / "services.yaml"), "services.yaml").sources)
 
 
 @pytest.mark.parametrize(
@@ -207,8 +211,9 @@ class TestCollector:
 
     def test_the_sidecar_probes_its_health_check_extension_without_paging(self) -> None:
         port = self.config["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]
-        checks = _load("compose/sidecar.yaml")["health"]["checks"]
-        (check,) = [c for c in checks if "otel-collector" in c.get("url", "")]
+        # The sidecar's checks of the sample service come from services.yaml.
+        (service,) = _load("services.yaml")["services"]
+        (check,) = [c for c in service["health"] if "otel-collector" in c["url"]]
         assert check["url"] == f"http://otel-collector:{port}/"
         assert check["critical"] is False
 

@@ -60,22 +60,24 @@ def test_every_kustomization_path_resolves() -> None:
 
 def test_every_manifest_in_the_layout_is_used() -> None:
     # A manifest left out of every kustomization would never be applied. The example's
-    # services file is no manifest: the generator reads it (tests/kubernetes/test_services.py).
-    used = {
+    # services file is no manifest: the generator reads it (tests/kubernetes/test_services.py),
+    # and the sidecar too, from the ConfigMap, beside its own config.
+    resources = {
         (directory / entry).resolve()
         for directory in (BASE, EXAMPLE)
         for entry in _kustomization(directory).get("resources", [])
-    } | {
+    }
+    config_files = {
         (EXAMPLE / name).resolve()
         for generator in _kustomization(EXAMPLE).get("configMapGenerator", [])
         for name in generator["files"]
     }
-    inputs = {overlay.SERVICES_FILE.resolve()}
-    assert not used & inputs
+    assert not resources & config_files
+    assert overlay.SERVICES_FILE.resolve() in config_files
     for directory in (BASE, EXAMPLE):
         for path in directory.glob("*.yaml"):
             if path.name != "kustomization.yaml":
-                assert path.resolve() in used | inputs, path
+                assert path.resolve() in resources | config_files, path
 
 
 def _without_hash(name: str, generated: set[str]) -> str:

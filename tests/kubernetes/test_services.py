@@ -1,10 +1,11 @@
 """The example's services file: what it generates (a ServiceMonitor per metrics target,
-the objectives' PrometheusRule) and how it agrees with compose and with the pod.
+the objectives' PrometheusRule) and how it agrees with compose.
 
 On Kubernetes the example overlay has a services file of its own
 (examples/sample-service/services.yaml), read by the loader compose's stack-config
 uses. Its metrics targets are Service addresses in the cluster; its logs and health
-are as the sidecar in the pod sees them.
+are as the sidecar in the pod sees them, and that sidecar reads them from the file
+itself (test_workload.py checks them against the pod).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sidecar.services.loader import load
 
 from deploy.kubernetes.generator import __main__ as generator
 from deploy.kubernetes.generator import monitors, overlay, sources
-from sidecar.config import load_config
 from tests.kubernetes.manifests import EXAMPLE, REPO, by_kind, load_documents
 from tests.prometheus.rules import render
 
@@ -81,21 +81,6 @@ def test_the_example_service_has_the_objectives_of_compose() -> None:
     compose = {s.name: s for s in load(REPO / "services.yaml").services}
     for service in SERVICES.services:
         assert service.slo == compose[service.name].slo, service.name
-
-
-def test_the_services_file_and_the_sidecar_config_agree() -> None:
-    # Until the sidecar reads a services file itself (issue 12, phase B), the pod's
-    # sidecar.yaml repeats the sources and checks; tests/compose does the same for compose.
-    sidecar = load_config(EXAMPLE / "sidecar.yaml")
-    for service in SERVICES.services:
-        sources_ = [s for s in sidecar.sources if s.service_name == service.name]
-        assert [(s.name, s.paths, s.format) for s in sources_] == [
-            (name, log.paths, log.format)
-            for name, log in zip(service.source_names(), service.logs, strict=True)
-        ]
-        checks = [c for c in sidecar.health.checks if c.service_name == service.name]
-        expected = [check.sidecar_check(service.name) for check in service.health]
-        assert [c.model_dump() for c in checks] == [c.model_dump() for c in expected]
 
 
 # Generation refuses a services file it cannot place in the cluster, naming the field.

@@ -15,12 +15,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from sidecar.services.derive import with_services
+from sidecar.services.loader import load as load_services
 
 from deploy.kubernetes.generator import cluster
-from sidecar.config import load_config
+from sidecar.config import SidecarConfig, load_config
 from tests.kubernetes.manifests import EXAMPLE, REPO, by_kind, kustomize, one
 
 SIDECAR_CONFIG_KEY = "sidecar.yaml"
+SERVICES_KEY = "services.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +59,26 @@ def _sidecar_config_map(rendered: list[dict[str, Any]], pod: dict[str, Any]) -> 
 def sidecar_config_file(
     rendered: list[dict[str, Any]], pod: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    path = tmp_path_factory.mktemp("sidecar") / SIDECAR_CONFIG_KEY
-    path.write_text(_sidecar_config_map(rendered, pod)["data"][SIDECAR_CONFIG_KEY])
-    return path
+    """The ConfigMap's files, as the pod mounts them, in a directory of their own."""
+    directory = tmp_path_factory.mktemp("sidecar")
+    for key, text in _sidecar_config_map(rendered, pod)["data"].items():
+        (directory / key).write_text(text)
+    return directory / SIDECAR_CONFIG_KEY
+
+
+def _here(config_file: Path) -> dict[str, str]:
+    """The environment that points the config's services file at the copy beside it
+    (the sidecar's own SIDECAR_<SECTION>__<KEY> override)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+    return {**env, "SIDECAR_SERVICES_FILE__PATH": str(config_file.parent / SERVICES_KEY)}
+
+
+def _effective(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> SidecarConfig:
+    """The config the sidecar runs: its file plus the sources and checks of its service."""
+    monkeypatch.setenv("SIDECAR_SERVICES_FILE__PATH", str(config_file.parent / SERVICES_KEY))
+    config = load_config(config_file)
+    assert config.services_file is not None
+    return with_services(config, load_services(config.services_file.path), "services.yaml")
 
 
 def _env(container: dict[str, Any]) -> dict[str, str]:
@@ -82,15 +102,30 @@ def test_sidecar_is_a_native_sidecar_container(pod: dict[str, Any]) -> None:
 
 
 def test_sidecar_config_passes_the_sidecar_check_config(sidecar_config_file: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     result = subprocess.run(
         [sys.executable, "-m", "sidecar", "check-config", "--config", str(sidecar_config_file)],
         capture_output=True,
         text=True,
-        env=env,
+        env=_here(sidecar_config_file),
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "(1 sources, 2 checks)" in result.stdout
+
+
+def test_the_sidecar_reads_the_overlay_s_services_file_beside_its_config(
+    pod: dict[str, Any], sidecar_config_file: Path
+) -> None:
+    config = load_config(sidecar_config_file)
+    assert config.services_file is not None
+    mounted = _mount(_sidecar(pod), "sidecar-config")["mountPath"]
+    assert config.services_file.path == Path(mounted) / SERVICES_KEY
+    # The ConfigMap carries the overlay's services file as it is in the repository.
+    assert (sidecar_config_file.parent / SERVICES_KEY).read_text() == (
+        EXAMPLE / SERVICES_KEY
+    ).read_text()
+    # It watches its own pod's service only.
+    assert config.services_file.services == [_env(_service(pod))["SERVICE_NAME"]]
 
 
 def test_check_config_would_catch_a_renamed_key(sidecar_config_file: Path, tmp_path: Path) -> None:
@@ -101,14 +136,19 @@ def test_check_config_would_catch_a_renamed_key(sidecar_config_file: Path, tmp_p
         [sys.executable, "-m", "sidecar", "check-config", "--config", str(broken)],
         capture_output=True,
         text=True,
+        env=_here(sidecar_config_file),
         check=False,
     )
     assert result.returncode == 2
     assert "loki.tenant" in result.stderr
 
 
-def test_sidecar_config_fits_the_pod(pod: dict[str, Any], sidecar_config_file: Path) -> None:
-    config = load_config(sidecar_config_file)
+def test_sidecar_config_fits_the_pod(
+    pod: dict[str, Any], sidecar_config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _effective(sidecar_config_file, monkeypatch)
+    assert config.sources
+    assert config.health.checks
     sidecar, service = _sidecar(pod), _service(pod)
     logs = _mount(sidecar, "logs")["mountPath"]
     assert _mount(service, "logs")["mountPath"] == logs
@@ -150,7 +190,7 @@ def test_config_comes_from_a_config_map(
     rendered: list[dict[str, Any]], pod: dict[str, Any]
 ) -> None:
     config_map = _sidecar_config_map(rendered, pod)
-    assert set(config_map["data"]) == {SIDECAR_CONFIG_KEY}
+    assert set(config_map["data"]) == {SIDECAR_CONFIG_KEY, SERVICES_KEY}
     assert _mount(_sidecar(pod), "sidecar-config") == {
         "name": "sidecar-config",
         "mountPath": "/etc/sidecar",

@@ -38,6 +38,7 @@ def test_the_issue_s_alerts_all_exist() -> None:
         "LogLinesDropped",
         "LogBacklogGrowing",
         "PrometheusConfigReloadFailed",
+        "ServicesFileRejected",
         "PrometheusRuleEvaluationFailures",
         "PrometheusNotConnectedToAlertmanager",
         "AlertmanagerNotificationsFailing",

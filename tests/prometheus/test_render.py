@@ -68,7 +68,8 @@ def test_the_default_services_file_renders_targets_and_objectives(tmp_path: Path
     ]
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     committed = {f"prometheus/rules/{p.name}" for p in (PROMETHEUS_DIR / "rules").glob("*.yml")}
-    assert written == committed | {render.TARGETS_FILE, render.OBJECTIVES_FILE}
+    assert written == committed | {render.TARGETS_FILE, render.OBJECTIVES_FILE, render.SIDECAR_FILE}
+    assert (tmp_path / render.SIDECAR_FILE).read_bytes() == SERVICES_FILE.read_bytes()
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert path.stat().st_mode & 0o777 == 0o644, path  # Prometheus runs as another uid
@@ -125,9 +126,14 @@ def test_a_bad_services_file_keeps_the_last_good_files(tmp_path: Path) -> None:
     result = run(bad, out)
     assert result.returncode == 2
     assert "services[0] (sample-service): metrics.target: contains a double quote" in result.stderr
-    assert "nothing written; Prometheus keeps the last good files" in result.stderr
+    assert "nothing written for Prometheus, which keeps the last good files" in result.stderr
+    assert "the sidecar keeps its last good services and reports this" in result.stderr
     assert "Traceback" not in result.stderr
-    assert {p: p.read_text() for p in out.rglob("*") if p.is_file()} == before
+    # The sidecar gets the file as it is: it reports what is wrong while it keeps running.
+    after = {p: p.read_text() for p in out.rglob("*") if p.is_file()}
+    assert after.pop(out / render.SIDECAR_FILE) == bad.read_text()
+    before.pop(out / render.SIDECAR_FILE)
+    assert after == before
 
 
 def test_a_removed_service_and_a_removed_rule_file_leave_nothing_behind(tmp_path: Path) -> None:

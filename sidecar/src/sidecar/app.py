@@ -1,5 +1,6 @@
-"""Wires the sidecar together: HTTP server and health checks on the main event loop,
-log shipping in a child process of its own (or on a thread: `shipping.isolation`).
+"""Wires the sidecar together: HTTP server, health checks and the services file on the
+main event loop, log shipping in a child process of its own (or on a thread:
+`shipping.isolation`).
 
 Why shipping is kept apart: sidecar/README.md "Processes"; shipping/process.py and
 shipping/supervisor.py say how the child is run, watched and restarted.
@@ -12,17 +13,20 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from sidecar.config import SidecarConfig
 from sidecar.health.monitor import HealthMonitor
 from sidecar.metrics import new_registry
 from sidecar.server import build_app, make_server
-from sidecar.shipping.handover import ChildConfig
+from sidecar.services.watch import READY_CHECK, ServicesFileWatcher
+from sidecar.shipping.handover import HEARTBEAT_STALE_SECONDS, ChildConfig
 from sidecar.shipping.stall import SourceStatus
 from sidecar.shipping.supervisor import ShippingSupervisor
 
 if TYPE_CHECKING:
+    from sidecar.shipping.metrics import ShippingMetrics
     from sidecar.shipping.service import ShippingService
 
 log = logging.getLogger(__name__)
@@ -35,37 +39,93 @@ SWITCH_INTERVAL_SECONDS = 0.001
 
 class Sidecar:
     def __init__(self, config: SidecarConfig) -> None:
+        self.registry, self._processes = new_registry()
+        # With a services file, its sources and checks join the config's own
+        # (ServicesFileError if it cannot be used) and follow it while running.
+        self.services: ServicesFileWatcher | None = None
+        if config.services_file is not None:
+            self.services = ServicesFileWatcher(config, self.registry, self.apply)
+            config = self.services.initial()
         self.config = config
-        self.registry, processes = new_registry()
         self.health = HealthMonitor(config.health, self.registry)
+        self._thread_metrics: ShippingMetrics | None = None
         self.shipping: ShippingService | ShippingSupervisor | None = None
-        if config.sources and config.shipping.isolation == "process":
-            child = ChildConfig(
-                log_level=config.log_level,
-                loki=config.loki,
-                shipping=config.shipping,
-                sources=config.sources,
-            )
-            self.shipping = ShippingSupervisor(child, self.registry)
-            processes.add("shipping", lambda: self.shipping.pid)  # type: ignore[union-attr]
-        elif config.sources:
-            # Imported here: with isolation: process the main process never loads the
-            # shipping code (its memory is counted with the child's).
-            from sidecar.shipping.metrics import ShippingMetrics
-            from sidecar.shipping.process import recorder_for
-            from sidecar.shipping.service import ShippingService
-
-            self.shipping = ShippingService(
-                config.loki,
-                config.shipping,
-                config.sources,
-                ShippingMetrics(self.registry),
-                recorder_for(self.registry),
-            )
+        if config.sources:
+            self.shipping = self._new_shipping(config)
+        self._reloading = False
         self._running = False
         self._loops: list[asyncio.Task[None]] = []
         app = build_app(self.registry, self.readiness, self.health.routes())
         self.server = make_server(app, config.server.host, config.server.port)
+
+    def _child(self, config: SidecarConfig) -> ChildConfig:
+        return ChildConfig(
+            log_level=config.log_level,
+            loki=config.loki,
+            shipping=config.shipping,
+            sources=config.sources,
+        )
+
+    def _new_shipping(self, config: SidecarConfig) -> ShippingService | ShippingSupervisor:
+        if config.shipping.isolation == "process":
+            supervisor = ShippingSupervisor(self._child(config), self.registry)
+            self._processes.add("shipping", lambda: supervisor.pid)
+            return supervisor
+        # Imported here: with isolation: process the main process never loads the
+        # shipping code (its memory is counted with the child's).
+        from sidecar.shipping.metrics import ShippingMetrics
+        from sidecar.shipping.process import recorder_for
+        from sidecar.shipping.service import ShippingService
+
+        if self._thread_metrics is None:
+            self._thread_metrics = ShippingMetrics(self.registry)
+        return ShippingService(
+            config.loki,
+            config.shipping,
+            config.sources,
+            self._thread_metrics,
+            recorder_for(self.registry),
+        )
+
+    async def apply(self, config: SidecarConfig) -> None:
+        """Run `config`'s sources and checks from now on (the services file changed).
+
+        Checks change in place (unchanged ones keep their state). Changed sources restart
+        shipping: it flushes and checkpoints as at SIGTERM, and the new sources resume
+        from those checkpoints, so nothing is lost or read twice. Readiness holds while
+        the new shipping starts (up to the status heartbeat's stale time).
+        """
+        previous = self.config
+        await self.health.reconfigure(config.health)
+        if config.sources == previous.sources:
+            self.config = config
+            return
+        self._reloading = True
+        try:
+            await self._swap_shipping(previous, config)
+            self.config = config
+            deadline = time.monotonic() + HEARTBEAT_STALE_SECONDS
+            while self.shipping is not None and not self.shipping.ready():
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            self._reloading = False
+
+    async def _swap_shipping(self, previous: SidecarConfig, config: SidecarConfig) -> None:
+        if isinstance(self.shipping, ShippingSupervisor):
+            await self.shipping.reconfigure(self._child(config))
+            return
+        if self.shipping is not None:
+            with contextlib.suppress(Exception):  # a failed loop was logged where it failed
+                await self.shipping.stop()
+        if self._thread_metrics is not None:
+            from sidecar.reload import forget_sources
+
+            forget_sources(self.registry, self._thread_metrics, previous.sources, config.sources)
+        self.shipping = self._new_shipping(config) if config.sources else None
+        if self.shipping is not None:
+            self.shipping.start()
 
     def ready(self) -> bool:
         """Serving (the listening socket is bound), and every loop still running,
@@ -73,19 +133,24 @@ class Sidecar:
         return (
             self._running
             and self.server.started
-            and (self.shipping is None or self.shipping.ready())
+            and (self._reloading or self.shipping is None or self.shipping.ready())
             and not any(task.done() for task in self._loops)
         )
 
-    def readiness(self) -> tuple[bool, tuple[SourceStatus, ...]]:
+    def readiness(self) -> tuple[bool, tuple[SourceStatus, ...], dict[str, str]]:
+        problems = {}
+        if self.services is not None and self.services.error is not None:
+            problems[READY_CHECK] = self.services.error
         statuses = () if self.shipping is None else self.shipping.statuses
-        return self.ready(), statuses
+        return self.ready(), statuses, problems
 
     async def run(self, stop: asyncio.Event) -> None:
         if self.shipping is not None:
             self.shipping.start()
         server_task = asyncio.create_task(self.server.serve(), name="http-server")
         self._loops.append(asyncio.create_task(self.health.run(), name="health"))
+        if self.services is not None:
+            self._loops.append(asyncio.create_task(self.services.run(), name="services-file"))
         self._running = True
         log.info(
             "sidecar running",
@@ -101,11 +166,11 @@ class Sidecar:
             log.error("HTTP server stopped; shutting down", exc_info=server_task.exception())
         stop_wait.cancel()
         self._running = False
-        if self.shipping is not None:
-            await self.shipping.stop()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if self.shipping is not None:
+            await self.shipping.stop()
         self.server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await server_task

@@ -10,13 +10,27 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sidecar.health.config import HealthConfig
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
 
-__all__ = ["LokiConfig", "ShippingConfig", "SidecarConfig", "SourceConfig", "load_config"]
+__all__ = [
+    "LokiConfig",
+    "ServicesFileConfig",
+    "ShippingConfig",
+    "SidecarConfig",
+    "SourceConfig",
+    "load_config",
+]
 
 
 class _Strict(BaseModel):
@@ -26,6 +40,19 @@ class _Strict(BaseModel):
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 9105
+
+
+class ServicesFileConfig(_Strict):
+    """The services file (services.yaml): the log sources and health checks of the
+    services it lists are added to this config's own, and follow the file while the
+    sidecar runs (sidecar/services/watch.py)."""
+
+    path: Path
+    # Only these services of the file (default: every one); e.g. the sidecar in one
+    # service's pod watches that service alone.
+    services: list[str] | None = None
+    # How often the file is looked at; a changed one is validated, then applied.
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
 
 
 class SidecarConfig(BaseSettings):
@@ -41,6 +68,7 @@ class SidecarConfig(BaseSettings):
     shipping: ShippingConfig = ShippingConfig()
     sources: list[SourceConfig] = []
     health: HealthConfig = HealthConfig()
+    services_file: ServicesFileConfig | None = None
 
     @field_validator("sources")
     @classmethod
@@ -50,6 +78,18 @@ class SidecarConfig(BaseSettings):
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return value
+
+    @model_validator(mode="after")
+    def _records_fit_in_a_line(self) -> SidecarConfig:
+        limit = self.shipping.max_line_bytes
+        for index, source in enumerate(self.sources):
+            multiline = source.multiline
+            if multiline is not None and (multiline.max_bytes or 0) > limit:
+                raise ValueError(
+                    f"sources[{index}] ({source.name}): multiline.max_bytes "
+                    f"({multiline.max_bytes}) exceeds shipping.max_line_bytes ({limit})"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -5,13 +5,14 @@ SIGTERM reaches the sidecar's shutdown (flush, then checkpoint) instead of uvico
 
 /health/ready is the sidecar's own health (application/health+json): 503 `fail` while a
 loop is not running; 200 `warn` with a `shipping:<source>` entry for each stalled
-source (it still serves, and a restart would not help); else 200 `pass`.
+source (it still serves, and a restart would not help) and a `config:services-file`
+entry while the services file cannot be used (the last good one runs); else 200 `pass`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -24,18 +25,24 @@ from starlette.routing import BaseRoute, Route
 from sidecar.health.healthjson import MEDIA_TYPE
 from sidecar.shipping.stall import SourceStatus
 
-Readiness = Callable[[], tuple[bool, Sequence[SourceStatus]]]
+# (serving, each source's stall status, other warnings: check name -> why)
+Readiness = Callable[[], tuple[bool, Sequence[SourceStatus], Mapping[str, str]]]
 
 
-def readiness_body(ready: bool, sources: Sequence[SourceStatus]) -> tuple[int, dict[str, Any]]:
+def readiness_body(
+    ready: bool, sources: Sequence[SourceStatus], warnings: Mapping[str, str]
+) -> tuple[int, dict[str, Any]]:
     if not ready:
         return 503, {"status": "fail", "output": "a sidecar loop is not running"}
-    stalled = [s for s in sources if s.stalled]
-    body: dict[str, Any] = {"status": "warn" if stalled else "pass"}
-    if stalled:
-        body["checks"] = {
-            f"shipping:{s.source}": [{"status": "warn", "output": s.output}] for s in stalled
-        }
+    checks = {
+        f"shipping:{s.source}": [{"status": "warn", "output": s.output}]
+        for s in sources
+        if s.stalled
+    }
+    checks.update({name: [{"status": "warn", "output": why}] for name, why in warnings.items()})
+    body: dict[str, Any] = {"status": "warn" if checks else "pass"}
+    if checks:
+        body["checks"] = checks
     return 200, body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -283,3 +284,52 @@ async def test_metrics(target: Any) -> None:
     await monitor.check_once("b-core")
     assert aggregate("svc-b") == {"pass": 0, "warn": 0, "fail": 1}
     assert aggregate("svc-a") == {"pass": 0, "warn": 1, "fail": 0}
+
+
+async def test_reconfigure_keeps_unchanged_checks_and_their_state(target: Any) -> None:
+    registry = CollectorRegistry()
+    fast = {"interval_seconds": 0.1, "timeout_seconds": 0.1}
+    kept_check = {
+        "name": "kept",
+        "url": target.answer("/kept", status=500),
+        "failure_threshold": 50,
+    }
+    checks = [
+        kept_check,
+        {"name": "removed", "url": target.answer("/r")},
+        {"name": "changed", "url": target.answer("/c")},
+    ]
+    monitor = _monitor([fast | c for c in checks], registry)
+    runner = asyncio.create_task(monitor.run())
+    try:
+        kept = monitor.state("kept")
+        await _until(lambda: kept.consecutive_failures >= 2 and target.count("/r") >= 2)
+        new = [
+            kept_check,
+            {"name": "changed", "url": target.answer("/c2")},
+            {"name": "added", "url": target.answer("/a"), "service_name": "other"},
+        ]
+        filled = [
+            {"kind": "http", "service_name": "svc", "failure_threshold": 1} | fast | c for c in new
+        ]
+        await monitor.reconfigure(HealthConfig.model_validate({"checks": filled}))
+        removed_runs = target.count("/r")
+
+        # The unchanged check is the same state: its flap counters go on from where they were.
+        assert monitor.state("kept") is kept
+        failures = kept.consecutive_failures
+        await _until(lambda: kept.consecutive_failures > failures)
+        # New and changed checks run; the removed one's loop stopped (at most a run in flight).
+        await _until(lambda: target.count("/a") >= 5 and target.count("/c2") >= 5)
+        assert target.count("/r") <= removed_runs + 1
+        with pytest.raises(KeyError):
+            monitor.state("removed")
+        body = (await _get_health(monitor)).json()
+        assert set(body["checks"]) == {"kept", "changed", "added"}
+        text = generate_latest(registry).decode()
+        assert 'check="removed"' not in text
+        assert 'sidecar_health_status{service_name="other",status="pass"} 1.0' in text
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner

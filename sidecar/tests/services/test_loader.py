@@ -138,7 +138,7 @@ def test_a_quote_in_the_service_name_itself_is_named_by_index() -> None:
         ),
         (
             "services:\n  - name: orders\n    health: [{name: live, url: 'tcp:db'}]\n",
-            "a tcp check is written tcp://host:port",
+            "services[0] (orders): health[0] (live): 'tcp:db': a tcp check is written tcp://host",
         ),
         (
             "services:\n  - name: orders\n"
@@ -161,6 +161,36 @@ def test_a_quote_in_the_service_name_itself_is_named_by_index() -> None:
             "services:\n  - name: orders\n"
             "    logs: [{paths: [/a], access_log: {format: combined, routes: ['/x{']}}]\n",
             "services[0] (orders): logs[0].access_log.routes: route template '/x{' has a brace",
+        ),
+        (
+            "services:\n  - name: orders\n"
+            "    logs: [{paths: [/a], format: text, multiline: {start: '(unclosed'}}]\n",
+            "services[0] (orders): logs[0].multiline.start: not a valid regular expression",
+        ),
+        (
+            "services:\n  - name: orders\n"
+            "    logs: [{paths: [/a], format: text, multiline: {start: '^ *'}}]\n",
+            "services[0] (orders): logs[0].multiline.start: '^ *' matches an empty line",
+        ),
+        (
+            "services:\n  - name: orders\n"
+            "    logs: [{paths: [/a], multiline: {start: '^[0-9]'}}]\n",
+            "services[0] (orders): logs[0]: multiline joins lines of a `format: text` source",
+        ),
+        (
+            "services:\n  - name: orders\n    logs: [{paths: [/a], format: text,"
+            " access_log: {format: combined}, multiline: {start: '^[0-9]'}}]\n",
+            "services[0] (orders): logs[0]: multiline and access_log exclude each other",
+        ),
+        (
+            "services:\n  - name: orders\n"
+            "    logs: [{paths: [/a], format: text, multiline: {start: '^[0-9]', max_lines: 1}}]\n",
+            "services[0] (orders): logs[0].multiline.max_lines: Input should be greater than",
+        ),
+        (
+            "services:\n  - name: orders\n"
+            "    logs: [{paths: [/a], format: text, text: {level_pattern: ERROR}}]\n",
+            "services[0] (orders): logs[0].text.level_pattern: must have a named group",
         ),
         (
             "services:\n  - name: orders\n    metrics: {target: 'x:80'}\n    helth: []\n",

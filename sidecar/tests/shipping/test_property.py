@@ -1,10 +1,13 @@
 """The shipper's invariant, tried with arbitrary input (hypothesis, seeded and replayable).
 
 Every line read ends up either accepted by Loki or counted under exactly one drop
-reason, and every file's checkpoint reaches its end once Loki accepts. Each example is
-a new file of arbitrary byte lines and arbitrary JSON records (any type and size for
-timestamp, level and message; huge and negative numbers; deep nesting; NUL; invalid
-UTF-8), read by the real sidecar process and pushed into the Loki double.
+reason (in a multiline source: as its own entry, or joined into one), and every file's
+checkpoint reaches its end once Loki accepts. Each example is a new file of arbitrary
+byte lines and arbitrary JSON records (any type and size for timestamp, level and
+message; huge and negative numbers; deep nesting; NUL; invalid UTF-8), or of record
+starts and continuation lines for a multiline source (with its line and byte limits
+small enough to be hit), read by the real sidecar process and pushed into the Loki
+double.
 A failure prints `@reproduce_failure(...)`; the fixed seed replays the same run.
 """
 
@@ -66,12 +69,20 @@ _bytes = st.binary(max_size=400).map(lambda data: data.replace(b"\n", b""))
 _lines = st.lists(
     _records | _bytes | _deep | st.just(b"\x00\x00") | st.just(b""), min_size=1, max_size=25
 )
+# A multiline source's records begin at lines starting with "S" (max 4 lines, 600 bytes).
+_starts = _bytes.map(lambda data: b"S" + data)
+_multiline_lines = st.lists(
+    _starts | _bytes | st.just(b"") | st.just(b"\tat x.y(Z.java:1)"), min_size=1, max_size=30
+)
+MULTILINE = {"start": "^S", "max_lines": 4, "max_bytes": 600, "flush_seconds": 0.05}
 
 
 class RunningSidecar:
     def __init__(self, tmp: Path, loki: LokiDouble) -> None:
         self.logs = tmp / "logs"
         self.logs.mkdir()
+        self.multiline_logs = tmp / "multiline"
+        self.multiline_logs.mkdir()
         self.positions = tmp / "positions.json"
         self.port = free_port()
         config = {
@@ -84,7 +95,16 @@ class RunningSidecar:
                 "checkpoint_interval_seconds": 0.05,
                 "max_line_bytes": 1024,
             },
-            "sources": [{"name": "app", "service_name": "svc", "paths": [str(self.logs / "*")]}],
+            "sources": [
+                {"name": "app", "service_name": "svc", "paths": [str(self.logs / "*")]},
+                {
+                    "name": "traces",
+                    "service_name": "svc",
+                    "paths": [str(self.multiline_logs / "*")],
+                    "format": "text",
+                    "multiline": MULTILINE,
+                },
+            ],
         }
         (tmp / "sidecar.yaml").write_text(yaml.safe_dump(config))
         self.out = (tmp / "sidecar.out").open("wb")
@@ -95,17 +115,18 @@ class RunningSidecar:
         )
         wait_http(f"http://127.0.0.1:{self.port}/health/ready")
 
-    def counters(self) -> dict[str, float]:
+    def counters(self, source: str = "app") -> dict[str, float]:
         text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        totals = {"read": 0.0, "shipped": 0.0, "dropped": 0.0}
+        totals = {"read": 0.0, "shipped": 0.0, "dropped": 0.0, "joined": 0.0}
         names = {
             "sidecar_log_lines_read_total": "read",
             "sidecar_log_lines_shipped_total": "shipped",
             "sidecar_log_lines_dropped_total": "dropped",
+            "sidecar_log_lines_joined_total": "joined",
         }
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name in names:
+                if sample.name in names and sample.labels.get("source") == source:
                     totals[names[sample.name]] += sample.value
         return totals
 
@@ -172,4 +193,35 @@ def test_every_line_read_is_accepted_or_counted_dropped(shipper, lines):
     dropped = after["dropped"] - before["dropped"]
     assert read == len(lines) + 1
     assert read == shipped + dropped
+    assert shipped == _accepted(loki) - accepted_before
+
+
+@seed(20261130)
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=_multiline_lines)
+def test_every_line_of_a_multiline_source_is_accepted_or_counted(shipper, lines):
+    sidecar, loki = shipper
+    before = sidecar.counters("traces")
+    accepted_before = _accepted(loki)
+    number = next(_numbers)
+    path = sidecar.multiline_logs / f"example-{number:04d}.log"
+    path.write_bytes(b"\n".join([f"S example {number}".encode(), *lines]) + b"\n")
+    deadline = time.monotonic() + 30
+    while sidecar.offset_of(path) != path.stat().st_size:
+        assert sidecar.process.poll() is None, "the sidecar exited"
+        assert time.monotonic() < deadline, "the checkpoint never reached the end of the file"
+        time.sleep(0.02)
+    after = sidecar.counters("traces")
+    read, shipped, dropped, joined = (after[k] - before[k] for k in after)
+    starts = 1 + sum(1 for line in lines if line.startswith(b"S"))
+    assert read == len(lines) + 1
+    # Each line is shipped or dropped as an entry, or joined into the entry before it.
+    assert read == shipped + dropped + joined
+    assert shipped + dropped >= starts
     assert shipped == _accepted(loki) - accepted_before

@@ -9,6 +9,7 @@ import math
 import ssl
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sidecar.health.config import HealthConfig, HttpCheck
+from sidecar.health.config import HealthConfig, HttpCheck, TcpCheck
 from sidecar.health.healthjson import MEDIA_TYPE
 from sidecar.health.metrics import HealthCollector
 from sidecar.health.probes import HttpTarget, ProbeResult, build_request, run_probe
@@ -40,25 +41,43 @@ CHECKS_PER_TRANSPORT = 25
 
 
 class HealthMonitor:
-    """Owns the check loops, their state, and the sidecar_health_* metrics."""
+    """Owns the check loops, their state, and the sidecar_health_* metrics.
+
+    `reconfigure` changes the set of checks while running (a changed services file): a
+    check whose definition is unchanged keeps its state, so its flap counters and its
+    published status carry over and a reload neither resets nor pages anything.
+    """
 
     def __init__(self, config: HealthConfig, registry: CollectorRegistry) -> None:
+        self._states: dict[str, CheckState] = {}
+        # Read by the collector at every scrape; updated in place on reconfigure.
+        self._by_service: dict[str, list[CheckState]] = {}
+        registry.register(HealthCollector(self._by_service))
+        self._transports: list[httpx.AsyncHTTPTransport] = []
+        self._http: dict[str, HttpTarget] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._add(config.checks)
+        self._index()
+        self._running = False
+
+    def _add(self, checks: Sequence[HttpCheck | TcpCheck]) -> None:
         now = time.time()
-        self._states = {check.name: CheckState(check, since=now) for check in config.checks}
+        for check in checks:
+            self._states[check.name] = CheckState(check, since=now)
+        http = [check for check in checks if isinstance(check, HttpCheck)]
+        for start in range(0, len(http), CHECKS_PER_TRANSPORT):
+            transport = _http_transport(_tls_context())
+            self._transports.append(transport)
+            for check in http[start : start + CHECKS_PER_TRANSPORT]:
+                self._http[check.name] = HttpTarget(transport, build_request(check))
+
+    def _index(self) -> None:
         by_service: dict[str, list[CheckState]] = defaultdict(list)
         for state in self._states.values():
             by_service[state.check.service_name].append(state)
-        registry.register(HealthCollector(dict(by_service)))
-        http_states = [s for s in self._states.values() if isinstance(s.check, HttpCheck)]
-        self._transports: list[httpx.AsyncHTTPTransport] = []
-        self._http: dict[str, HttpTarget] = {}
-        for start in range(0, len(http_states), CHECKS_PER_TRANSPORT):
-            transport = _http_transport(_tls_context())
-            self._transports.append(transport)
-            for state in http_states[start : start + CHECKS_PER_TRANSPORT]:
-                assert isinstance(state.check, HttpCheck)
-                self._http[state.check.name] = HttpTarget(transport, build_request(state.check))
-        self._running = False
+        self._by_service.clear()
+        self._by_service.update(by_service)
 
     @property
     def running(self) -> bool:
@@ -72,19 +91,48 @@ class HealthMonitor:
         """Run all checks concurrently until cancelled (once per monitor: it then closes)."""
         try:
             async with asyncio.TaskGroup() as group:
-                count = len(self._states)
-                for index, state in enumerate(self._states.values()):
-                    spacing = min(state.check.interval_seconds / count, MAX_START_SPACING)
-                    delay = math.floor(index * spacing / START_GRID) * START_GRID
-                    group.create_task(
-                        self._repeat(state, delay), name=f"health-check {state.check.name}"
-                    )
+                self._group = group
+                self._schedule(list(self._states.values()))
                 self._running = True
                 await asyncio.Event().wait()
         finally:
             self._running = False
+            self._group = None
             for transport in self._transports:
                 await transport.aclose()
+
+    def _schedule(self, states: list[CheckState]) -> None:
+        assert self._group is not None
+        count = len(states)
+        for index, state in enumerate(states):
+            spacing = min(state.check.interval_seconds / count, MAX_START_SPACING)
+            delay = math.floor(index * spacing / START_GRID) * START_GRID
+            self._tasks[state.check.name] = self._group.create_task(
+                self._repeat(state, delay), name=f"health-check {state.check.name}"
+            )
+
+    async def reconfigure(self, config: HealthConfig) -> None:
+        """Run `config`'s checks from now on: new ones start, removed or changed ones stop
+        (and leave /health and the metrics), unchanged ones go on as they were."""
+        wanted = {check.name: check for check in config.checks}
+        for name, state in list(self._states.items()):
+            if wanted.get(name) != state.check:
+                del self._states[name]
+                self._http.pop(name, None)
+                task = self._tasks.pop(name, None)
+                if task is not None:
+                    task.cancel()
+        added = [check for name, check in wanted.items() if name not in self._states]
+        self._add(added)
+        self._states = {name: self._states[name] for name in wanted}
+        self._index()
+        if self._group is not None:
+            self._schedule([self._states[check.name] for check in added])
+        used = {id(target.transport) for target in self._http.values()}
+        idle = [t for t in self._transports if id(t) not in used]
+        self._transports = [t for t in self._transports if id(t) in used]
+        for transport in idle:
+            await transport.aclose()
 
     async def check_once(self, name: str) -> CheckState:
         """Run one check now and publish its result (tests and manual probes)."""

@@ -140,8 +140,8 @@ def parse(text: str, origin: str = "services file") -> ServicesFile:
         raise ServicesFileError("\n".join(lines)) from None
 
 
-def load(path: Path) -> ServicesFile:
-    """Read and validate the services file at `path`."""
+def read(path: Path) -> bytes:
+    """The bytes of the services file at `path` (at most MAX_BYTES)."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
@@ -149,8 +149,18 @@ def load(path: Path) -> ServicesFile:
         raise ServicesFileError(f"{path}: cannot read: {exc.strerror}") from None
     if len(data) > MAX_BYTES:
         raise ServicesFileError(f"{path}: larger than {MAX_BYTES} bytes")
+    return data
+
+
+def parse_bytes(data: bytes, origin: str) -> ServicesFile:
+    """Validate the bytes of a services file (as `read` returns them)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ServicesFileError(f"{path}: not UTF-8 (byte {exc.start})") from None
-    return parse(text, str(path))
+        raise ServicesFileError(f"{origin}: not UTF-8 (byte {exc.start})") from None
+    return parse(text, origin)
+
+
+def load(path: Path) -> ServicesFile:
+    """Read and validate the services file at `path`."""
+    return parse_bytes(read(path), str(path))

@@ -18,9 +18,10 @@
           latency: {objective: 0.999, threshold_seconds: 0.5}
 
 Everything the stack derives per service comes from here: Prometheus's scrape
-targets and SLO objectives now, the sidecar's log sources and health checks
-(phase B of issue 12). Each block reuses the sidecar's own validation where the
-sidecar consumes it (access-log routes, health checks), so a file that loads
+targets and SLO objectives (prometheus/render.py), the sidecar's log sources and
+health checks (derive.py; the running sidecar follows the file, watch.py). Each
+block reuses the sidecar's own validation where the sidecar consumes it (text
+patterns, multiline, access-log routes, health checks), so a file that loads
 here is one the sidecar accepts.
 
 String values may not hold quotes or line breaks (tests and the loader's
@@ -48,6 +49,7 @@ from pydantic import (
 from sidecar.accesslog.config import AccessLogConfig
 from sidecar.accesslog.metrics import DURATION_BUCKETS
 from sidecar.health.config import HttpCheck, TcpCheck
+from sidecar.shipping.config import MultilineConfig, SourceConfig, TextFormat
 
 # A service, log source or check name: it becomes a Prometheus and Loki label value
 # and part of file and rule names, so it stays short and plain.
@@ -78,6 +80,12 @@ def _first_repeated(values: list[str]) -> str | None:
     return repeated[0] if repeated else None
 
 
+def _detail(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    return "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+
+
 def _absolute(path: str) -> str:
     if not path.startswith("/"):
         raise ValueError(f"{path!r} is not an absolute path (as the sidecar sees it)")
@@ -101,7 +109,23 @@ class LogSource(_Strict):
     source: Name | None = None
     paths: Annotated[list[Annotated[str, AfterValidator(_absolute)]], Field(min_length=1)]
     format: Literal["json", "text", "docker"] = "json"
+    # Where a text line keeps its level and timestamp (regular expressions).
+    text: TextFormat = TextFormat()
     access_log: AccessLogConfig | None = None
+    # Tracebacks and stack traces as one entry (text logs only).
+    multiline: MultilineConfig | None = None
+
+    def sidecar_source(self, service_name: str) -> SourceConfig:
+        """The sidecar's source for this entry; ValidationError if the sidecar would refuse it."""
+        return SourceConfig(
+            name=self.source or service_name,
+            service_name=service_name,
+            paths=self.paths,
+            format=self.format,
+            text=self.text,
+            access_log=self.access_log,
+            multiline=self.multiline,
+        )
 
 
 class HealthCheck(_Strict):
@@ -210,14 +234,16 @@ class Service(_Strict):
             )
         if check := _first_repeated([check.name for check in self.health]):
             raise ValueError(f"health: the check name {check!r} is used twice")
+        for index, log in enumerate(self.logs):
+            try:
+                log.sidecar_source(self.name)
+            except ValueError as exc:
+                raise ValueError(f"logs[{index}]: {_detail(exc)}") from None
         for index, check in enumerate(self.health):
             try:
                 check.sidecar_check(self.name)
-            except ValidationError as exc:
-                detail = "; ".join(
-                    str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
-                )
-                raise ValueError(f"health[{index}] ({check.name}): {detail}") from None
+            except ValueError as exc:
+                raise ValueError(f"health[{index}] ({check.name}): {_detail(exc)}") from None
         return self
 
     def sidecar_check_names(self) -> list[str]:

@@ -131,6 +131,36 @@ class TextFormat(_Strict):
         return value
 
 
+class MultilineConfig(_Strict):
+    """Joins continuation lines (a Python traceback, a Java stack trace) to the line that
+    starts their record, so the record is one Loki entry (shipping/multiline.py)."""
+
+    # A line this regular expression matches (re.search on the line's bytes) starts a new
+    # record; the lines after it that do not match belong to it. Anchor it: ^\d{4}-\d{2}-.
+    start: Annotated[str, Field(min_length=1)]
+    # A record longer than either limit is shipped as it stands and the next line starts
+    # a new one (counted: lines_malformed_total{reason="multiline_split"}).
+    max_lines: Annotated[int, Field(ge=2, le=10_000)] = 128
+    # None: the sidecar's shipping.max_line_bytes (Loki's max_line_size).
+    max_bytes: Annotated[int | None, Field(ge=256)] = None
+    # A record with no new line for this long is shipped (its next line may never come).
+    flush_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+
+    @field_validator("start")
+    @classmethod
+    def _start_pattern(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value.encode())
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if compiled.search(b"") is not None:
+            raise ValueError(
+                f"{value!r} matches an empty line, so every line would start a record; "
+                "anchor it to what only a first line has, e.g. ^\\d{4}-\\d{2}-\\d{2}"
+            )
+        return value
+
+
 class SourceConfig(_Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     service_name: Annotated[str, Field(min_length=1)]
@@ -141,6 +171,7 @@ class SourceConfig(_Strict):
     json_fields: JsonFields = JsonFields()
     text: TextFormat = TextFormat()
     access_log: AccessLogConfig | None = None
+    multiline: MultilineConfig | None = None
     # Directories a matched file (after resolving symlinks) must lie under; default: the
     # base directory of each glob, so a symlink cannot pull in a file from elsewhere.
     allowed_roots: list[Path] | None = None
@@ -149,6 +180,19 @@ class SourceConfig(_Strict):
         """The allowed roots, resolved (symlinks in the roots themselves are fine)."""
         roots = self.allowed_roots or [Path(glob_base(p)) for p in self.paths]
         return sorted({os.path.realpath(root) for root in roots})
+
+    @model_validator(mode="after")
+    def _multiline_for_text(self) -> SourceConfig:
+        if self.multiline is None:
+            return self
+        if self.format != "text":
+            raise ValueError(
+                f"multiline joins lines of a `format: text` source, not {self.format!r} "
+                "(a json or docker record is one line already)"
+            )
+        if self.access_log is not None:
+            raise ValueError("multiline and access_log exclude each other: a request is one line")
+        return self
 
     @field_validator("labels")
     @classmethod

@@ -7,9 +7,9 @@ anyway. Access-log lines are observed for metrics here, once per line: lines bef
 generation's `observed` offset were counted already (before a restart, or by the
 access-log read-ahead while reading was paused) and are not counted again.
 
-The docker partial joiner (docker_partials.DockerLines) sits between reading and
-parsing; a multiline joiner would go in the same place (`_stage_one` takes a parsed
-joined line and the offset of its first line).
+Between reading and parsing sit the docker partial joiner (docker_partials.py) and, for
+a source with `multiline`, the multiline joiner (multiline.py), which turns a chunk of
+lines into a chunk of records before this stage reads it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sidecar.shipping.docker_partials import DockerLines
 from sidecar.shipping.entries import ENTRY_OVERHEAD, ENTRY_OVERHEAD_META, Entry, Parsed
 from sidecar.shipping.labels import StreamLabels
 from sidecar.shipping.linereader import TRUNCATED, Chunk, truncated_text
+from sidecar.shipping.multiline import FirstLineParser, MultilineJoiner
 from sidecar.shipping.parsers import DockerParser, TextParser, make_parser
 from sidecar.shipping.source_metrics import SourceMetrics
 from sidecar.shipping.tailer import Tailer
@@ -52,6 +53,7 @@ class Ingest:
         anchor_made: Callable[[], None],
         recorder: Observer | None,
         segments: SegmentTable,
+        multiline: MultilineJoiner | None = None,
     ) -> None:
         self._parse = parse
         self.parse = parse
@@ -67,17 +69,36 @@ class Ingest:
         self._anchor_made = anchor_made
         self.recorder = recorder
         self._segments = segments
+        self._multiline = multiline
 
     @classmethod
     def for_source(cls, source: Any, max_line_bytes: int, **kwargs: Any) -> Ingest:
-        return cls(make_parser(source), TextParser(source), max_line_bytes=max_line_bytes, **kwargs)
+        parse = make_parser(source)
+        if source.multiline is not None:
+            kwargs["multiline"] = MultilineJoiner(
+                source.multiline, max_line_bytes, kwargs["metrics"]
+            )
+            parse = FirstLineParser(parse)
+        return cls(parse, TextParser(source), max_line_bytes=max_line_bytes, **kwargs)
 
     def forget(self, tailer: Tailer) -> int | None:
-        """Drop the file's held docker parts; the offset of the first one, if any."""
-        return None if self._docker is None else self._docker.forget(tailer.key)
+        """Drop the file's held docker parts or multiline record; where the first began."""
+        floors = [None if self._docker is None else self._docker.forget(tailer.key)]
+        if self._multiline is not None:
+            floors.append(self._multiline.forget(tailer.key))
+        return min((floor for floor in floors if floor is not None), default=None)
+
+    def idle(self, tailer: Tailer) -> None:
+        """The file has no more to read now: hand on a multiline record held too long."""
+        if self._multiline is not None and self._multiline.expired(tailer.key):
+            end = tailer.reader.line_end
+            self.chunk(tailer, Chunk([], end, end), final=True)
 
     def chunk(self, tailer: Tailer, chunk: Chunk, *, final: bool = False) -> None:
         # The hot path: one pass per line, counters aggregated per chunk.
+        read = len(chunk.lines)
+        if self._multiline is not None:
+            chunk, read = self._multiline.join(tailer.key, chunk, final)
         parse = self._parse
         docker = self._docker
         key = tailer.key
@@ -164,7 +185,7 @@ class Ingest:
                 gen.observed = segment.end_offset
             if chunk.lines and not skipped_by_index and not final:
                 gen.last_line, gen.last_line_end = chunk.lines[-1], chunk.end_offset
-        self._m.count_chunk(len(chunk.lines), levels, malformed, empty)
+        self._m.count_chunk(read, levels, malformed, empty)
         if staged:
             self._staged(size_total)
 

@@ -28,6 +28,13 @@ class ShippingMetrics:
             _BASE,
             registry=registry,
         )
+        self.lines_joined = Counter(
+            "sidecar_log_lines_joined_total",
+            "Lines shipped inside a multiline record after its first line "
+            "(read = entries shipped or dropped + joined).",
+            _BASE,
+            registry=registry,
+        )
         self.lines_dropped = Counter(
             "sidecar_log_lines_dropped_total",
             "Lines that will never reach Loki, by reason.",

@@ -54,6 +54,7 @@ class ReadLoop:
                     break
                 chunk = tailer.reader.read_chunk()
                 if chunk is None:
+                    self._ingest.idle(tailer)
                     if os.fstat(tailer.fd).st_size < tailer.read_offset:
                         files.check(tailer, True, time.monotonic())
                     break

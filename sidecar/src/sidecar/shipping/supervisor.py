@@ -12,9 +12,13 @@ Guarantees:
   new child resumes from the checkpoints, re-sending what was in flight.
 - `stop()` sends SIGTERM and waits for the child's flush and final checkpoint
   (shutdown_deadline_seconds, plus time to write it), then kills it if it must.
+- `reconfigure()` (a services-file reload changed the sources) stops the child as
+  `stop()` does, so it flushes and checkpoints, then starts one with the new sources,
+  which resume from those checkpoints; not counted as a restart. With no sources no
+  child runs, and shipping counts as ready.
 - The child's metrics (prometheus_client multiprocess files in a directory of this
-  process's own) are collected at each
-  scrape of the one /metrics (its process_* through sidecar.metrics.ProcessMetrics);
+  process's own) are collected at each scrape of the one /metrics, the configured
+  sources' only (child_series.py; its process_* through sidecar.metrics.ProcessMetrics);
   the directory is removed at stop.
 """
 
@@ -31,8 +35,9 @@ import tempfile
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import mark_process_dead
 
+from sidecar.shipping.child_series import CurrentSeries
 from sidecar.shipping.config import ShippingConfig
 from sidecar.shipping.handover import HEARTBEAT_STALE_SECONDS, METRICS_ID, ChildConfig, Status
 from sidecar.shipping.stall import SourceStatus
@@ -50,9 +55,11 @@ RESTART_REASONS = ("exited", "hung")
 class ShippingSupervisor:
     def __init__(self, child: ChildConfig, registry: CollectorRegistry) -> None:
         self._config = child.encode()
+        self._idle = not child.sources
         self._shipping: ShippingConfig = child.shipping
         self.metrics_dir = tempfile.mkdtemp(prefix="sidecar-metrics-")
-        registry.register(MultiProcessCollector(None, path=self.metrics_dir))
+        self._series = CurrentSeries(self.metrics_dir, child.sources)
+        registry.register(self._series)
         self._restarts = Counter(
             "sidecar_shipping_restarts_total",
             "Restarts of the log-shipping process, by reason (exited: it ended on its "
@@ -84,9 +91,13 @@ class ShippingSupervisor:
         return self._pid()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name="shipping-supervisor")
+        self._stopping.clear()
+        if not self._idle:
+            self._task = asyncio.create_task(self._supervise(), name="shipping-supervisor")
 
     def ready(self) -> bool:
+        if self._idle:
+            return True
         fresh = time.monotonic() - self._beat < HEARTBEAT_STALE_SECONDS
         ok = (
             self._pid() is not None
@@ -99,6 +110,20 @@ class ShippingSupervisor:
         return ok
 
     async def stop(self) -> None:
+        await self._stop_child()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+    async def reconfigure(self, child: ChildConfig) -> None:
+        """Ship `child`'s sources from now on (see the module's guarantees)."""
+        await self._stop_child()
+        mark_process_dead(METRICS_ID, self.metrics_dir)
+        self._config = child.encode()
+        self._idle = not child.sources
+        self._series.follow(child.sources)
+        self.statuses = ()
+        self.start()
+
+    async def _stop_child(self) -> None:
         self._stopping.set()
         proc = self._proc
         if proc is not None and proc.returncode is None:
@@ -114,7 +139,8 @@ class ShippingSupervisor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            self._task = None
+        self._proc = None
 
     async def _supervise(self) -> None:
         failures = 0
