@@ -7,8 +7,9 @@ every 20th record is an ERROR with a 12-line traceback, shipped to a sink (run.p
 the sidecar pinned to one core, twice per round, interleaved: once as a plain text
 source (every line its own entry: the baseline) and once with
 `multiline: {start: '^\\d{4}-'}` (a traceback one entry). Printed per run: CPU seconds
-of the sidecar, lines read per CPU second, entries shipped; then the ratio of the
-medians (multiline / plain, in lines per CPU second). Figures: bench/log_shipping/README.md.
+of the sidecar's processes (main and shipping), lines read per CPU second, entries
+shipped; then the ratio of the medians (multiline / plain, in lines per CPU second).
+Figures: bench/log_shipping/README.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import free_port, metric_sum
+from run import free_port, metric_sum, tree_cpu
 
 TRACEBACK = [
     "Traceback (most recent call last):",
@@ -103,8 +104,7 @@ def ship(log: Path, lines: int, sink_url: str, tmp: Path, multiline: bool) -> tu
                 raise SystemExit("the sidecar exited early")
             time.sleep(0.2)
         entries = metric_sum(port, "sidecar_log_lines_shipped_total{")
-        cpu = psutil.Process(sidecar.pid).cpu_times()
-        return cpu.user + cpu.system, entries
+        return tree_cpu(psutil.Process(sidecar.pid)), entries
     finally:
         sidecar.send_signal(signal.SIGTERM)
         sidecar.wait(timeout=30)

@@ -26,7 +26,8 @@ def loki() -> Iterator[LokiDouble]:
 
 
 class ServicesHarness:
-    def __init__(self, tmp_path: Path, loki: LokiDouble) -> None:
+    def __init__(self, tmp_path: Path, loki: LokiDouble, isolation: str) -> None:
+        self.isolation = isolation
         self.tmp_path = tmp_path
         self.loki = loki
         self.services_path = tmp_path / "services.yaml"
@@ -38,6 +39,7 @@ class ServicesHarness:
             loki={"url": self.loki.url, "batch_max_wait_seconds": 0.05},
             shipping={
                 "positions_file": str(self.positions),
+                "isolation": self.isolation,
                 "scan_interval_seconds": 0.05,
                 "poll_interval_seconds": 0.02,
                 "rotate_wait_seconds": 0.2,
@@ -92,6 +94,8 @@ class ServicesHarness:
         raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def services(tmp_path: Path, loki: LokiDouble) -> ServicesHarness:
-    return ServicesHarness(tmp_path, loki)
+# Both ways of shipping: a reload restarts the shipping process (supervisor.reconfigure)
+# or replaces the shipping thread's service.
+@pytest.fixture(params=["process", "thread"])
+def services(tmp_path: Path, loki: LokiDouble, request: pytest.FixtureRequest) -> ServicesHarness:
+    return ServicesHarness(tmp_path, loki, request.param)

@@ -20,6 +20,7 @@ import pytest
 from sidecar.app import Sidecar
 from sidecar.services.loader import ServicesFileError
 from sidecar.services.watch import LAST_GOOD_NAME
+from sidecar.shipping.supervisor import ShippingSupervisor
 
 from tests.support.loki_double import LokiDouble
 
@@ -214,3 +215,34 @@ async def test_at_start_an_unusable_file_fails_unless_a_last_good_copy_exists(
         assert [s.name for s in sidecar.config.sources] == ["a"]
         assert _value(sidecar, OK, service_name="sidecar") == 0
         await services.eventually(lambda: _shipped(loki, "a"), what="a shipped")
+
+
+async def test_from_no_sources_to_some_and_back(
+    services: ServicesHarness, loki: LokiDouble, tmp_path: Path
+) -> None:
+    """Shipping starts when a first source arrives, stops when the last leaves (no shipping
+    process then), and a source added back resumes where its checkpoint was."""
+    services.write([])
+    async with services.running(services.config()) as sidecar:
+        assert sidecar.shipping is None
+        a = _service("a", tmp_path / "a", loki.port)
+        (tmp_path / "a" / "app.log").write_text("".join(_line("a", n) for n in range(10)))
+        services.write([a])
+        await services.eventually(lambda: len(_shipped(loki, "a")) == 10, what="a shipped")
+        assert (await _ready(sidecar))[0] == 200
+
+        services.write([])
+        await services.eventually(lambda: not sidecar.config.sources, what="a removed")
+        shipping = sidecar.shipping
+        assert shipping is None or (
+            isinstance(shipping, ShippingSupervisor) and shipping.pid is None
+        )
+        assert _value(sidecar, "sidecar_log_lines_read_total", service_name="a", source="a") is None
+        assert (await _ready(sidecar))[0] == 200
+
+        with (tmp_path / "a" / "app.log").open("a") as log:
+            log.write("".join(_line("a", n) for n in range(10, 15)))
+        services.write([a])
+        await services.eventually(lambda: len(_shipped(loki, "a")) == 15, what="a again")
+        assert sorted(_shipped(loki, "a")) == sorted(_line("a", n)[:-1] for n in range(15))
+        assert loki.collapsed == 0, "lines were sent twice"
