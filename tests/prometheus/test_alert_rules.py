@@ -37,6 +37,7 @@ def test_the_issue_s_alerts_all_exist() -> None:
         "LogShippingStalled",
         "LogLinesDropped",
         "LogBacklogGrowing",
+        "LogShippingProcessFailing",
         "PrometheusConfigReloadFailed",
         "ServicesFileRejected",
         "PrometheusRuleEvaluationFailures",

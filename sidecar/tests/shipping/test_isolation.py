@@ -150,7 +150,7 @@ def test_the_child_reads_and_ships_and_its_metrics_reach_the_one_endpoint(tmp_pa
         # The log file is open in the shipping process only: no reading in the main one.
         assert str(log) in {f.path for f in child.open_files()}
         assert str(log) not in {f.path for f in psutil.Process(running.process.pid).open_files()}
-        assert running.metric("sidecar_shipping_process_up") == 1
+        assert running.metric("sidecar_shipping_process_up", service_name="sidecar") == 1
         assert running.metric("sidecar_log_backlog_bytes") == 0
         assert running.metric("process_cpu_seconds_total", process="shipping") > 0
         assert running.metric("process_cpu_seconds_total") > running.metric(
@@ -179,7 +179,12 @@ def test_kill_9_of_the_shipping_process_is_restarted_counted_and_loses_nothing(t
         first.kill()
         _wait(lambda: running.ready_status() == 503, "not ready while the child is down")
         _wait(
-            lambda: running.metric("sidecar_shipping_restarts_total", reason="exited") == 1,
+            lambda: (
+                running.metric(
+                    "sidecar_shipping_restarts_total", service_name="sidecar", reason="exited"
+                )
+                == 1
+            ),
             "the restart counted",
         )
         loki.fail(None)
@@ -204,9 +209,17 @@ def test_a_hung_shipping_process_makes_the_sidecar_unready_and_is_replaced(tmp_p
         hung = running.child()
         hung.suspend()  # SIGSTOP: alive, silent
         _wait(lambda: running.ready_status() == 503, "not ready once its status is stale")
-        _wait(lambda: running.metric("sidecar_shipping_process_up") == 0, "up 0")
         _wait(
-            lambda: running.metric("sidecar_shipping_restarts_total", reason="hung") == 1,
+            lambda: running.metric("sidecar_shipping_process_up", service_name="sidecar") == 0,
+            "up 0",
+        )
+        _wait(
+            lambda: (
+                running.metric(
+                    "sidecar_shipping_restarts_total", service_name="sidecar", reason="hung"
+                )
+                == 1
+            ),
             "killed and counted as hung",
         )
         assert not hung.is_running() or hung.status() == psutil.STATUS_ZOMBIE
