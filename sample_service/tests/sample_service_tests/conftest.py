@@ -46,6 +46,24 @@ def _unfreeze_gc() -> Iterator[None]:
     gc.unfreeze()
 
 
+# logging's module switches configure_logging turns off for speed (core/log_config.py).
+LOGGING_SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging_switches() -> Iterator[None]:
+    """Every app startup turns off logging's caller lookup (and with it stack_info) for
+    the whole process; put them back after each test, so the tests that run later in
+    this pytest process (the sidecar's write tracebacks with stack_info) log as usual."""
+    saved = {name: getattr(logging, name) for name in LOGGING_SWITCHES}
+    tasks = getattr(logging, "logAsyncioTasks", None)
+    yield
+    for name, value in saved.items():
+        setattr(logging, name, value)
+    if tasks is not None:
+        logging.logAsyncioTasks = tasks
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One database migrated to head; each test gets a copy (migrating each time is slow)."""
