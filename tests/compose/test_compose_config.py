@@ -160,6 +160,10 @@ def test_prometheus_reads_what_stack_config_renders_from_the_services_file(
     assert services["source"] == str(REPO / "services.yaml")
     assert services["read_only"] is True
     assert renderer["command"][:2] == ["python", "/etc/stack-config/prometheus/render.py"]
+    # render.py reads the telemetry contract from beside prometheus/, as in the repository.
+    for folder in ("prometheus", "contract"):
+        mount = _mounts(config, "stack-config")[f"/etc/stack-config/{folder}"]
+        assert (mount["source"], mount["read_only"]) == (str(REPO / folder), True)
     compose.env["SERVICES_FILE"] = "/srv/mine.yaml"
     services = _mounts(compose.config(), "stack-config")["/etc/stack-config/services.yaml"]
     assert services["source"] == "/srv/mine.yaml"

@@ -111,7 +111,8 @@ def scrape_jobs() -> list[str]:
 
 
 def job_service_name(name: str) -> str:
-    """The service_name target label a scrape job sets (DESIGN.md: every job sets one)."""
+    """The service_name target label a scrape job sets (the telemetry contract: every job
+    sets one)."""
     job = scrape_job(name)
     values = {
         group.get("labels", {}).get("service_name") for group in job.get("static_configs", [])

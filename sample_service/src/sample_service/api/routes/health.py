@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from sample_service import telemetry_contract as contract
 from sample_service.api.deps import State
 from sample_service.schemas.health import HealthReport
 from sample_service.services import health
@@ -13,7 +14,7 @@ from sample_service.services import health
 class HealthResponse(JSONResponse):
     """Tells the OpenAPI schema (and the client) the media type: application/health+json."""
 
-    media_type = "application/health+json"
+    media_type = contract.HEALTH_MEDIA_TYPE
 
 
 router = APIRouter(prefix="/health", tags=["health"], default_response_class=HealthResponse)
