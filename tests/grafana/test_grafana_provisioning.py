@@ -69,7 +69,7 @@ def test_loki_trace_id_becomes_a_link_to_tempo() -> None:
     fields = _by_uid()["loki"]["jsonData"]["derivedFields"]
     trace = [f for f in fields if f["datasourceUid"] == "tempo"]
     assert len(trace) == 1
-    # trace_id is structured metadata (DESIGN.md), matched by name, not parsed from the line.
+    # trace_id is structured metadata (the telemetry contract), matched by name, not parsed from the line.
     assert (trace[0]["matcherType"], trace[0]["matcherRegex"]) == ("label", "trace_id")
     assert trace[0]["url"] == "$${__value.raw}"
 

@@ -1,4 +1,4 @@
-"""Every alert follows the contract (DESIGN.md) and is covered by promtool tests."""
+"""Every alert follows the telemetry contract (contract/telemetry.yaml) and is covered by promtool tests."""
 
 from __future__ import annotations
 

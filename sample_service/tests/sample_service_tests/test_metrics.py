@@ -1,4 +1,4 @@
-"""/metrics per DESIGN.md: names, labels, exact buckets, route templates, OpenMetrics exemplars."""
+"""/metrics per the telemetry contract: names, labels, exact buckets, route templates, OpenMetrics exemplars."""
 
 from __future__ import annotations
 

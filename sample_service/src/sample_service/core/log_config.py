@@ -1,4 +1,4 @@
-"""JSON logging with the fields DESIGN.md fixes, written off the request path.
+"""JSON logging with the fields the telemetry contract fixes, written off the request path.
 
 Every logger propagates to the root logger, whose one handler formats the record with
 ServiceJsonFormatter and queues the line (core/log_pipeline.py); the writer thread
