@@ -83,6 +83,8 @@ class Metric(_Strict):
     emitted_by: tuple[Id, ...]
     # Labels one emitter adds to `labels` (the sidecar speaks for other services).
     extra_labels: dict[Id, tuple[Id, ...]] = {}
+    # Catch-all values this metric adds to a label's closed set, to keep it bounded.
+    extra_values: dict[Id, tuple[Text, ...]] = {}
 
     @_model_validator(mode="after")
     def _shape(self) -> Metric:
@@ -190,6 +192,10 @@ class Contract(_Strict):
                 label_names = [self.labels[label].name for label in ids]
                 if len(set(label_names)) != len(label_names):
                     problems.append(f"{where}: a label name repeats for {component}")
+            for label in metric.extra_values:
+                closed = label in metric.labels and label in self.labels
+                if not closed or not self.labels[label].values:
+                    problems.append(f"{where}.extra_values: {label} is not a closed label of it")
         return problems
 
     def _section_problems(self) -> list[str]:
@@ -239,6 +245,11 @@ class Contract(_Strict):
         metric = self.metrics[key]
         ids = (*metric.labels, *metric.extra_labels.get(component, ()))
         return tuple(self.labels[label].name for label in ids)
+
+    def label_values(self, metric: str, label: str) -> tuple[str, ...]:
+        """The values label `label` (a key) may take on metric `metric` (a key); empty when
+        the label's values are open."""
+        return (*self.labels[label].values, *self.metrics[metric].extra_values.get(label, ()))
 
     def metrics_of(self, component: str) -> dict[str, Metric]:
         return {k: m for k, m in self.metrics.items() if component in m.emitted_by}

@@ -104,6 +104,7 @@ INBOX_LAST_HEARTBEAT = _metric("inbox_last_heartbeat")
 _INBOX = _CONTRACT.components["oncall"]
 assert _INBOX.service_name is not None, "the contract names the inbox's service_name"
 assert _INBOX.log_source is not None, "the contract names the inbox's log source"
+INBOX_PORT = _INBOX.port
 INBOX_SERVICE: str = _INBOX.service_name
 INBOX_SOURCE: str = _INBOX.log_source
 

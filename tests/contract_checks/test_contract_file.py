@@ -182,6 +182,11 @@ def test_a_rename_reaches_the_page_and_the_package_modules(tmp_path: Path) -> No
         ("health.http_status", {"pass": 200, "fail": 503}, "health.http_status: keys must"),
         ("loki.structured_metadata", ["trace"], "'trace' is not a log record field"),
         ("grafana.variable", "service_nam", "grafana.variable: no label 'service_nam'"),
+        (
+            "metrics.inbox_alerts.extra_values",
+            {"receiver": ["x"]},
+            "extra_values: receiver is not a closed label",
+        ),
     ],
 )
 def test_an_inconsistent_contract_is_refused_naming_the_field(
@@ -233,6 +238,6 @@ def test_nothing_in_the_repository_points_at_a_design_document_outside_it() -> N
     tracked = subprocess.run(
         ["git", "grep", "-l", "DESIGN.md"], cwd=REPO, capture_output=True, text=True, check=False
     ).stdout.split()
-    assert set(tracked) - {"tests/contract/test_contract_file.py"} == (
+    assert set(tracked) - {"tests/contract_checks/test_contract_file.py"} == (
         SIDECAR_SOURCES_CITING_DESIGN
     )

@@ -1,4 +1,5 @@
-"""/metrics per the telemetry contract: names, labels, exact buckets, route templates, OpenMetrics exemplars."""
+"""/metrics per the telemetry contract: names, labels, exact buckets, route templates,
+OpenMetrics exemplars."""
 
 from __future__ import annotations
 
