@@ -109,6 +109,6 @@ class ServiceMetrics:
         registry = self.registry
         if self.multiprocess:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         encoder, content_type = choose_encoder(accept_header or "")
         return encoder(registry), content_type

@@ -111,7 +111,7 @@ def instrument_engine(provider: TracerProvider, engine: AsyncEngine) -> None:
         .get_meter(__name__)
         .create_up_down_counter("db.client.connections.usage", unit="connections")
     )
-    _EngineTracer(
+    _EngineTracer(  # type: ignore[no-untyped-call]  # EngineTracer.__init__ is unannotated
         provider.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
         engine.sync_engine,
         connections_usage,
@@ -133,4 +133,7 @@ class _EngineTracer(EngineTracer):
     """
 
     def _operation_name(self, db_name: str | None, statement: object) -> str:
-        return str(super()._operation_name(None if self.vendor == "sqlite" else db_name, statement))
+        name = super()._operation_name(  # type: ignore[no-untyped-call]  # unannotated upstream
+            None if self.vendor == "sqlite" else db_name, statement
+        )
+        return str(name)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from sample_service import telemetry_contract as contract
 from sample_service.api.deps import State
+from sample_service.api.responses import Responses
 from sample_service.schemas.health import HealthReport
 from sample_service.services import health
 
@@ -30,7 +31,9 @@ def _respond(report: HealthReport) -> Response:
 
 
 # Documented with the route's media type, application/health+json.
-_FAILING = {503: {"model": HealthReport, "description": "the database failed (status fail)"}}
+_FAILING: Responses = {
+    503: {"model": HealthReport, "description": "the database failed (status fail)"}
+}
 
 
 @router.get("/live", response_model=HealthReport)
