@@ -291,7 +291,7 @@ def slo_rules() -> dict[str, Any]:
 
 def linked_alerts(source: Path) -> dict[str, Any]:
     """A hand-written alert file with runbook_url and dashboard_url filled in."""
-    data = yaml.safe_load(source.read_text())
+    data: dict[str, Any] = yaml.safe_load(source.read_text())
     for group in data["groups"]:
         for rule in group["rules"]:
             if "alert" not in rule:
