@@ -102,6 +102,6 @@ def test_attach_mode_environment_reconfigures_the_sidecar(
     assert source.access_log.format == "combined"
     assert source.access_log.routes == ["/orders/{id}"]
     assert {check.service_name for check in config.health.checks} == {"orders"}
-    assert {check.url for check in config.health.checks} == {  # type: ignore[union-attr]
+    assert {check.url for check in config.health.checks} == {  # type: ignore[union-attr]  # health is set in this config
         "http://host.docker.internal:8080/healthz"
     }
