@@ -20,14 +20,7 @@ import pytest
 from sidecar.services.loader import load as load_services
 
 from sidecar.config import load_config
-from tests.compose.compose_cli import (
-    REPO,
-    Compose,
-    empty_env_file,
-    isolated_env,
-    random_secret,
-    require_docker,
-)
+from tests.compose.compose_cli import REPO, project, random_secret
 from tests.prometheus.rules import prometheus_dir
 from tests.support import require_binary
 
@@ -68,22 +61,19 @@ def test_the_compose_sidecar_config_loads_with_the_sidecar_loader() -> None:
 def test_attach_mode_environment_reconfigures_the_sidecar(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    compose = Compose(
-        docker=require_docker(),
-        files=["docker-compose.yml", "compose.attach.yaml"],
-        env=isolated_env(
-            {
-                "GF_ADMIN_PASSWORD": random_secret(),
-                "ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
-                "ATTACH_SERVICE_NAME": "orders",
-                "ATTACH_LOG_DIR": "/var/log/orders",
-                "ATTACH_LOG_FORMAT": "text",
-                "ATTACH_ACCESS_LOG_FORMAT": "combined",
-                "ATTACH_ROUTES": '["/orders/{id}"]',
-                "ATTACH_LIVE_URL": "http://host.docker.internal:8080/healthz",
-            }
-        ),
-        env_file=empty_env_file(tmp_path),
+    compose = project(
+        tmp_path,
+        ["docker-compose.yml", "compose.attach.yaml"],
+        {
+            "GF_ADMIN_PASSWORD": random_secret(),
+            "ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+            "ATTACH_SERVICE_NAME": "orders",
+            "ATTACH_LOG_DIR": "/var/log/orders",
+            "ATTACH_LOG_FORMAT": "text",
+            "ATTACH_ACCESS_LOG_FORMAT": "combined",
+            "ATTACH_ROUTES": '["/orders/{id}"]',
+            "ATTACH_LIVE_URL": "http://host.docker.internal:8080/healthz",
+        },
     )
     environment = compose.config()["services"]["sidecar"]["environment"]
     for name, value in environment.items():

@@ -14,22 +14,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.compose.compose_cli import (
-    BASE_IMAGES,
-    REPO,
     Compose,
-    empty_env_file,
-    isolated_env,
+    fast_prometheus_config,
+    project,
     random_secret,
-    require_docker,
-    require_images,
+    running,
 )
 from tests.compose.stack_probe import eventually, query
 from tests.support import free_port
@@ -53,27 +48,16 @@ PORTS = [
 ]
 
 
-def _fast_attach_prometheus_config(directory: Path) -> Path:
-    config = yaml.safe_load((REPO / "compose" / "prometheus.attach.yml").read_text())
-    config["global"].update(
-        {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"}
-    )
-    path = directory / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o644)
-    return path
-
-
 @pytest.fixture(scope="module")
 def attached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Compose, dict[str, int]]]:
-    docker = require_docker()
-    require_images(docker, *BASE_IMAGES)
     workdir = tmp_path_factory.mktemp("compose-attach")
     log_dir = workdir / "orders-logs"
     log_dir.mkdir()
     log_dir.chmod(0o777)  # the stand-in runs as uid 10001
     ports = {name: free_port() for name in PORTS}
-    env = isolated_env(
+    compose = project(
+        workdir,
+        ["docker-compose.yml", "compose.attach.yaml", "tests/compose/compose.attach-e2e.yaml"],
         {
             **{name: str(port) for name, port in ports.items()},
             "GF_ADMIN_PASSWORD": random_secret(),
@@ -85,29 +69,15 @@ def attached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Compose
             "ATTACH_ACCESS_LOG_FORMAT": "combined",
             "ATTACH_ROUTES": json.dumps(["/orders/{id}", "/healthz"]),
             "ATTACH_LIVE_URL": "http://orders:8080/healthz",
-            "E2E_PROMETHEUS_CONFIG": str(_fast_attach_prometheus_config(workdir)),
-        }
+            "E2E_PROMETHEUS_CONFIG": str(
+                fast_prometheus_config(workdir, "compose/prometheus.attach.yml")
+            ),
+        },
+        runs=True,
     )
-    compose = Compose(
-        docker=docker,
-        files=[
-            "docker-compose.yml",
-            "compose.attach.yaml",
-            "tests/compose/compose.attach-e2e.yaml",
-        ],
-        env=env,
-        env_file=empty_env_file(workdir),
-    )
-    started = time.monotonic()
-    try:
-        up = compose.run("up", "--build", "--wait", "--wait-timeout", "300", *SUBSET, timeout=900)
-        print(f"\nattach e2e: up --build --wait took {time.monotonic() - started:.1f}s")
-        if up.returncode != 0:
-            logs = compose.run("logs", "--no-color", "--tail", "40").stdout
-            pytest.fail(f"compose up failed:\n{up.stderr[-4000:]}\n{logs[-6000:]}")
+    with running(compose, SUBSET) as seconds:
+        print(f"\nattach e2e: up --build --wait took {seconds:.1f}s")
         yield compose, ports
-    finally:
-        compose.down()
 
 
 def test_access_log_metrics_of_a_service_without_metrics_reach_prometheus(

@@ -11,15 +11,14 @@ to Prometheus's OTLP receiver and to Loki's.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from sidecar.config import LokiConfig, ShippingConfig
+from tests.compose.compose_cli import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 _SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMG]?i?B?)$", re.IGNORECASE)
 _DEFAULTED = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}")
