@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -38,9 +39,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
-sys.path.insert(0, str(HERE.parent / "log_shipping"))
-import run as log_shipping  # noqa: E402
-
+from bench.log_shipping import run as log_shipping  # noqa: E402
 from tests.support import free_port, wait_http  # noqa: E402
 
 
@@ -61,7 +60,7 @@ def percentile(samples: list[float], q: float) -> float:
 
 def sidecar_config(
     checks: int, target_port: int, port: int, tmp: str, args: argparse.Namespace, sink: str
-) -> dict:
+) -> dict[str, Any]:
     hanging = round(checks * args.hang_fraction)
     sources = []
     if sink:

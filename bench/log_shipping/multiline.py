@@ -27,8 +27,8 @@ from pathlib import Path
 import psutil
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from run import free_port, metric_sum, tree_cpu
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.log_shipping.run import free_port, metric_sum, tree_cpu
 
 TRACEBACK = [
     "Traceback (most recent call last):",

@@ -18,14 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import run
-from sidecar.app import tune_gc
 from sidecar.metrics import new_registry
 from sidecar.shipping.metrics import ShippingMetrics
-from sidecar.shipping.service import ShippingService
+from sidecar.shipping.service import ShippingService, tune_gc
 
+from bench.log_shipping import run
 from sidecar.config import SidecarConfig
 
 
@@ -60,11 +59,13 @@ def main() -> None:
         sink = subprocess.Popen(
             [sys.executable, "-c", f"import run; run.sink({sink_port})"], cwd=Path(__file__).parent
         )
-        config = SidecarConfig(
-            server={"port": port},
-            loki={"url": args.url or f"http://127.0.0.1:{sink_port}/loki/api/v1/push"},
-            shipping={"positions_file": str(tmp / "positions.json")},
-            sources=[{"name": "bench", "service_name": "bench", "paths": [str(log)]}],
+        config = SidecarConfig.model_validate(
+            {
+                "server": {"port": port},
+                "loki": {"url": args.url or f"http://127.0.0.1:{sink_port}/loki/api/v1/push"},
+                "shipping": {"positions_file": str(tmp / "positions.json")},
+                "sources": [{"name": "bench", "service_name": "bench", "paths": [str(log)]}],
+            }
         )
         tune_gc()
         profiler = cProfile.Profile()

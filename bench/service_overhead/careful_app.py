@@ -31,9 +31,8 @@ from sample_service.app_factory import create_app
 from sample_service.core.log_config import configure_logging
 from sample_service.core.settings import get_settings
 from sample_service.db.migrate import upgrade_to_head
+from sample_service.telemetry_contract import HTTP_DURATION
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
 
 class CarefulTelemetry:
@@ -44,10 +43,10 @@ class CarefulTelemetry:
         self.tracer = tracer
         self.log = log
         self.duration = Histogram(
-            "http_server_request_duration_seconds",
+            HTTP_DURATION.name,
             "Duration of HTTP server requests.",
-            ["http_request_method", "http_route", "http_response_status_code"],
-            buckets=BUCKETS,
+            HTTP_DURATION.labels,
+            buckets=HTTP_DURATION.buckets,
             registry=CollectorRegistry(),
         )
 

@@ -106,17 +106,18 @@ async def _requests(app: Any, path: str, requests: int) -> tuple[float, float, f
 
 def _child(mode: str, path: str, requests: int, workdir: Path) -> None:
     """One mode, in this (fresh) process; prints microseconds per request."""
+    app: Any
     if mode == "minimal":
-        sys.path.insert(0, str(HERE))
-        from minimal_app import app
+        sys.path.insert(0, str(HERE.parents[1]))
+        from bench.service_overhead.minimal_app import app
     else:
         from sample_service.core.log_config import configure_logging
         from sample_service.core.settings import get_settings
 
         configure_logging(get_settings())
         if mode == "careful":
-            sys.path.insert(0, str(HERE))
-            from careful_app import build
+            sys.path.insert(0, str(HERE.parents[1]))
+            from bench.service_overhead.careful_app import build
 
             app = build()
         else:

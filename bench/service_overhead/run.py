@@ -197,6 +197,13 @@ def _wait_ready(url: str, timeout: float = 60.0) -> None:
 _WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def _search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    match = re.search(pattern, text, flags)
+    if match is None:
+        raise SystemExit(f"wrk printed no {pattern!r}:\n{text}")
+    return match
+
+
 def _wrk(url: str, concurrency: int, duration: float) -> Run:
     out = subprocess.run(
         [*_pin(1), "wrk", "-t1", f"-c{concurrency}", f"-d{int(duration)}s", "--latency", url],
@@ -204,15 +211,15 @@ def _wrk(url: str, concurrency: int, duration: float) -> Run:
         capture_output=True,
         text=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(_search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def percentile(p: str) -> float:
-        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
+        value, unit = _search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
         return float(value) * _WRK_UNITS[unit]
 
     errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = int(errors_match.group(1)) if errors_match else 0
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    requests = int(_search(r"(\d+) requests in", out).group(1))
     return Run(rps, percentile("50"), percentile("99"), errors, requests)
 
 

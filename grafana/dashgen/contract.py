@@ -1,9 +1,9 @@
-"""Names fixed by the cross-team contract (DESIGN.md) that the dashboards read.
+"""The names the dashboards read, from the telemetry contract (contract/telemetry.yaml).
 
-Kept in one module so a renamed metric is changed here once, and so the tests can
-tell a contract name from a typo. Recording-rule names are not written here: they
-come from prometheus/generate.py, which writes the rules, so a renamed rule is
-one edit there.
+Kept in one module so the builders refer to these constants, never to a literal name,
+and so the tests can tell a contract name from a typo. Metric and label names, UIDs and
+the inbox's service and source come from the contract; recording-rule names come from
+prometheus/generate.py, which writes the rules. A rename is one edit there.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+from contract import current
 
 RULE_GENERATOR = Path(__file__).resolve().parents[2] / "prometheus" / "generate.py"
 
@@ -28,48 +30,54 @@ def _rule_generator() -> ModuleType:
 
 
 _RULES = _rule_generator()
+_CONTRACT = current()
+
+
+def _metric(key: str) -> str:
+    return _CONTRACT.metric(key).name
+
 
 # Datasource UIDs provisioned in grafana/provisioning/datasources/ that panels query.
-PROMETHEUS_UID = "prometheus"
-LOKI_UID = "loki"
+PROMETHEUS_UID = _CONTRACT.datasource_uid("prometheus")
+LOKI_UID = _CONTRACT.datasource_uid("loki")
 
 # Dashboard UIDs; alerts' dashboard_url annotations point at these.
-OVERVIEW_UID = "obs-service-overview"
-HEALTH_UID = "obs-health"
-LOGS_UID = "obs-logs"
-STACK_UID = "obs-stack"
+OVERVIEW_UID = _CONTRACT.dashboard_uid("service_overview")
+HEALTH_UID = _CONTRACT.dashboard_uid("health")
+LOGS_UID = _CONTRACT.dashboard_uid("logs")
+STACK_UID = _CONTRACT.dashboard_uid("stack")
 
 # Every dashboard carries this tag; the dashboard links select on it.
 STACK_TAG = "observability-stack"
 
 # The label every service series carries (target label, OTLP resource attribute
 # or the sidecar's own label); dashboards never select on `job`.
-SERVICE_LABEL = "service_name"
+SERVICE_LABEL = _CONTRACT.label(_CONTRACT.grafana.variable)
 
 # Service HTTP metrics: the same names from the scraped prometheus-client
 # exposition, from OTLP-pushed OTel metrics and from the sidecar's access-log parser.
-HTTP_DURATION = "http_server_request_duration_seconds"
-HTTP_ACTIVE = "http_server_active_requests"
+HTTP_DURATION = _metric("http_duration")
+HTTP_ACTIVE = _metric("http_active")
 
 # Sidecar log shipping.
-LOG_LINES_READ = "sidecar_log_lines_read_total"
-LOG_LINES_SHIPPED = "sidecar_log_lines_shipped_total"
-LOG_LINES_DROPPED = "sidecar_log_lines_dropped_total"
-LOG_SHIP_REQUESTS = "sidecar_log_ship_requests_total"
-LOG_SHIP_DURATION = "sidecar_log_ship_duration_seconds"
-LOG_BACKLOG = "sidecar_log_backlog_bytes"
-LOG_HELD_OPEN = "sidecar_log_held_open_bytes"
-LOG_SOURCE_STALLED = "sidecar_log_source_stalled"
-LOG_FILES_REFUSED = "sidecar_log_files_refused_total"
-ACCESS_LOG_COLLAPSED = "sidecar_access_log_collapsed_total"
-LOG_LAST_SHIPPED = "sidecar_log_last_shipped_timestamp_seconds"
-LOG_MESSAGES = "sidecar_log_messages_total"
+LOG_LINES_READ = _metric("log_lines_read")
+LOG_LINES_SHIPPED = _metric("log_lines_shipped")
+LOG_LINES_DROPPED = _metric("log_lines_dropped")
+LOG_SHIP_REQUESTS = _metric("log_ship_requests")
+LOG_SHIP_DURATION = _metric("log_ship_duration")
+LOG_BACKLOG = _metric("log_backlog")
+LOG_HELD_OPEN = _metric("log_held_open")
+LOG_SOURCE_STALLED = _metric("log_source_stalled")
+LOG_FILES_REFUSED = _metric("log_files_refused")
+ACCESS_LOG_COLLAPSED = _metric("access_log_collapsed")
+LOG_LAST_SHIPPED = _metric("log_last_shipped")
+LOG_MESSAGES = _metric("log_messages")
 
 # Sidecar health aggregation.
-HEALTH_CHECK_UP = "sidecar_health_check_up"
-HEALTH_CHECK_STATUS = "sidecar_health_check_status"
-HEALTH_CHECK_DURATION = "sidecar_health_check_duration_seconds"
-HEALTH_STATUS = "sidecar_health_status"
+HEALTH_CHECK_UP = _metric("health_check_up")
+HEALTH_CHECK_STATUS = _metric("health_check_status")
+HEALTH_CHECK_DURATION = _metric("health_check_duration")
+HEALTH_STATUS = _metric("health_status")
 
 # Recording rules (prometheus/rules), by the names prometheus/generate.py defines.
 RULE_REQUESTS: str = _RULES.HTTP_REQUESTS_RULE
@@ -86,18 +94,22 @@ SLO_OBJECTIVE: str = _RULES.OBJECTIVE
 
 def slo_objective_matcher(slo: str) -> str:
     """The matcher that picks the objective of `slo` (one of SLOS)."""
-    return f'slo="{slo}"'
+    return f'{_CONTRACT.label("slo")}="{slo}"'
 
 
 # The alert inbox (oncall/): notifications Alertmanager delivered to it.
-INBOX_NOTIFICATIONS = "oncall_inbox_notifications_total"
-INBOX_REJECTED = "oncall_inbox_rejected_total"
-INBOX_LAST_HEARTBEAT = "oncall_inbox_last_heartbeat_timestamp_seconds"
-INBOX_SERVICE = "oncall"
-INBOX_SOURCE = "inbox"
+INBOX_NOTIFICATIONS = _metric("inbox_notifications")
+INBOX_REJECTED = _metric("inbox_rejected")
+INBOX_LAST_HEARTBEAT = _metric("inbox_last_heartbeat")
+_INBOX = _CONTRACT.components["oncall"]
+assert _INBOX.service_name is not None, "the contract names the inbox's service_name"
+assert _INBOX.log_source is not None, "the contract names the inbox's log source"
+INBOX_PORT = _INBOX.port
+INBOX_SERVICE: str = _INBOX.service_name
+INBOX_SOURCE: str = _INBOX.log_source
 
 
 # Loki stream labels the sidecar sets (low cardinality) and the structured
 # metadata it attaches to each line.
-LOKI_STREAM_LABELS = ("service_name", "level", "source")
-LOKI_STRUCTURED_METADATA = ("trace_id", "span_id")
+LOKI_STREAM_LABELS = tuple(_CONTRACT.label(key) for key in _CONTRACT.loki.stream_labels)
+LOKI_STRUCTURED_METADATA = _CONTRACT.loki.structured_metadata

@@ -56,7 +56,7 @@ class Thresholds:
     steps: tuple[tuple[float, str], ...] = ()
 
     def json(self) -> Json:
-        colors = [{"color": self.base, "value": None}]
+        colors: list[Json] = [{"color": self.base, "value": None}]
         colors += [{"color": color, "value": value} for value, color in self.steps]
         return {"mode": "absolute", "steps": colors}
 

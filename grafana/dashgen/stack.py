@@ -7,6 +7,7 @@ from grafana.dashgen.contract import (
     ACCESS_LOG_COLLAPSED,
     INBOX_LAST_HEARTBEAT,
     INBOX_NOTIFICATIONS,
+    INBOX_PORT,
     INBOX_REJECTED,
     INBOX_SERVICE,
     INBOX_SOURCE,
@@ -272,7 +273,7 @@ def _inbox_row() -> Row:
                 "Notifications received by the inbox",
                 "Notifications Alertmanager delivered to the stack's inbox per interval, by "
                 "receiver (page, ticket) and status. The inbox receives pages and tickets "
-                "while no ALERT_WEBHOOK_URL is set; read them at http://127.0.0.1:9095/.",
+                f"while no ALERT_WEBHOOK_URL is set; read them at http://127.0.0.1:{INBOX_PORT}/.",
                 "short",
                 PROM,
                 Query(

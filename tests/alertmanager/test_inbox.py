@@ -3,7 +3,8 @@
 Alertmanager runs the project's routing (group timings shortened) with only
 INBOX_URL set, as docker-compose.yml does; the oncall service runs as
 `python -m oncall` on loopback. A page posted to Alertmanager arrives in the
-inbox as a log record with the fields of DESIGN.md and is counted; the
+inbox as a log record with the fields of the telemetry
+contract and is counted; the
 Watchdog arrives at the heartbeat, counted and not recorded.
 """
 

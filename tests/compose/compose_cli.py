@@ -6,13 +6,16 @@ import json
 import os
 import secrets
 import subprocess
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support import require_binary
 
@@ -125,6 +128,53 @@ class Compose:
 
     def down(self) -> subprocess.CompletedProcess[str]:
         return self.run("down", "-v", "--remove-orphans", "--timeout", "10", timeout=180)
+
+    def diagnostics(self) -> str:
+        """`ps -a` and the tail of every container's log, for a failure message."""
+        ps = self.run("ps", "-a").stdout
+        logs = self.run("logs", "--no-color", "--tail", "40").stdout
+        return f"{ps}\n{logs[-6000:]}"
+
+
+def project(
+    workdir: Path, files: Sequence[str], settings: Mapping[str, str], *, runs: bool = False
+) -> Compose:
+    """A compose project that sees only `settings`: no variable of the developer's shell, an
+    empty env file instead of their .env. Skips (fails under OBS_STRICT=1) without an engine,
+    and, when it `runs` containers, without the base images."""
+    docker = require_docker()
+    if runs:
+        require_images(docker, *BASE_IMAGES)
+    return Compose(
+        docker=docker, files=files, env=isolated_env(settings), env_file=empty_env_file(workdir)
+    )
+
+
+@contextmanager
+def running(compose: Compose, services: Sequence[str]) -> Iterator[float]:
+    """`up --build --wait` of `services` (yielding the seconds it took), failing with `ps` and
+    the logs when they do not come up; `down -v` afterwards whatever happened."""
+    started = time.monotonic()
+    try:
+        up = compose.run("up", "--build", "--wait", "--wait-timeout", "300", *services, timeout=900)
+        if up.returncode != 0:
+            pytest.fail(f"compose up failed:\n{up.stderr[-4000:]}\n{compose.diagnostics()}")
+        yield time.monotonic() - started
+    finally:
+        compose.down()
+
+
+def fast_prometheus_config(directory: Path, source: str = "prometheus/prometheus.yml") -> Path:
+    """A Prometheus config of the repository with 2 s intervals (jobs and rule files
+    unchanged), written into `directory` for the end-to-end tests' E2E_PROMETHEUS_CONFIG."""
+    config = yaml.safe_load((REPO / source).read_text())
+    config["global"].update(
+        {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"}
+    )
+    path = directory / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o644)  # read by the container's nobody
+    return path
 
 
 def empty_env_file(tmp_path: Path) -> Path:

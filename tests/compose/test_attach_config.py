@@ -19,13 +19,7 @@ from sidecar.services.loader import load as load_services
 from sidecar.services.loader import parse as parse_services
 
 from sidecar.config import load_config
-from tests.compose.compose_cli import (
-    REPO,
-    Compose,
-    empty_env_file,
-    isolated_env,
-    require_docker,
-)
+from tests.compose.compose_cli import REPO, project
 from tests.prometheus.rules import prometheus_dir
 from tests.support import require_binary
 
@@ -76,11 +70,10 @@ def test_the_compose_sidecar_config_loads_with_the_sidecar_loader() -> None:
 
 
 def test_attach_mode_gives_the_sidecar_no_environment_of_its_own(tmp_path: Path) -> None:
-    compose = Compose(
-        docker=require_docker(),
-        files=["docker-compose.yml", "compose.attach.yaml"],
-        env=isolated_env({"ATTACH_LOG_DIR": "/var/log/orders"}),
-        env_file=empty_env_file(tmp_path),
+    compose = project(
+        tmp_path,
+        ["docker-compose.yml", "compose.attach.yaml"],
+        {"ATTACH_LOG_DIR": "/var/log/orders"},
     )
     sidecar = compose.config()["services"]["sidecar"]
     assert not [name for name in sidecar.get("environment", {}) if name.startswith("SIDECAR_")]

@@ -35,17 +35,8 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.compose.compose_cli import (
-    BASE_IMAGES,
-    REPO,
-    Compose,
-    empty_env_file,
-    isolated_env,
-    require_docker,
-    require_images,
-)
+from tests.compose.compose_cli import Compose, fast_prometheus_config, project, running
 from tests.compose.stack_probe import eventually, metric_values, query
 from tests.support import free_port
 from tests.support.loki import LokiClient, now_ns
@@ -149,17 +140,6 @@ class Attached:
         return sum(metric_values(text, name))
 
 
-def _fast_prometheus_config(directory: Path) -> Path:
-    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
-    config["global"].update(
-        {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"}
-    )
-    path = directory / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o644)
-    return path
-
-
 class Traffic(threading.Thread):
     """Requests to both stand-ins, ids counting up (every 7th order, 5th invoice fails)."""
 
@@ -181,8 +161,6 @@ class Traffic(threading.Thread):
 
 @pytest.fixture(scope="module")
 def attached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attached]:
-    docker = require_docker()
-    require_images(docker, *BASE_IMAGES)
     workdir = tmp_path_factory.mktemp("compose-attach")
     log_dir = workdir / "logs"
     for name in ("orders", "billing"):
@@ -191,41 +169,32 @@ def attached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attached]:
     ports = {name: free_port() for name in PORTS}
     services_file = workdir / "my-services.yaml"
     # What a user of attach mode sets (README.md, "Attach mode"), and free ports.
-    env = isolated_env(
+    compose = project(
+        workdir,
+        ["docker-compose.yml", "compose.attach.yaml", "tests/compose/compose.attach-e2e.yaml"],
         {
             **{name: str(port) for name, port in ports.items()},
             "SERVICES_FILE": str(services_file),
             "ATTACH_LOG_DIR": str(log_dir),
-            "E2E_PROMETHEUS_CONFIG": str(_fast_prometheus_config(workdir)),
+            "E2E_PROMETHEUS_CONFIG": str(fast_prometheus_config(workdir)),
             "E2E_IMAGE_TAG": IMAGE_TAG,
-        }
-    )
-    compose = Compose(
-        docker=docker,
-        files=[
-            "docker-compose.yml",
-            "compose.attach.yaml",
-            "tests/compose/compose.attach-e2e.yaml",
-        ],
-        env=env,
-        env_file=empty_env_file(workdir),
+        },
+        runs=True,
     )
     stack = Attached(compose, ports, services_file)
     stack.write_services(ORDERS)
-    started = time.monotonic()
     traffic = Traffic(stack)
     try:
-        up = compose.run("up", "--build", "--wait", "--wait-timeout", "300", *SUBSET, timeout=900)
-        print(f"\nattach e2e: up --build --wait took {time.monotonic() - started:.1f}s")
-        if up.returncode != 0:
-            logs = compose.run("logs", "--no-color", "--tail", "40").stdout
-            pytest.fail(f"compose up failed:\n{up.stderr[-4000:]}\n{logs[-6000:]}")
-        traffic.start()
-        yield stack
+        with running(compose, SUBSET) as seconds:
+            print(f"\nattach e2e: up --build --wait took {seconds:.1f}s")
+            traffic.start()
+            yield stack
+            traffic.stop.set()
     finally:
         traffic.stop.set()
-        compose.down()
-        subprocess.run([docker, "image", "rm", SIDECAR_IMAGE], capture_output=True, timeout=60)
+        subprocess.run(
+            [compose.docker, "image", "rm", SIDECAR_IMAGE], capture_output=True, timeout=60
+        )
 
 
 def _sidecar_checks(attached: Attached) -> set[str]:

@@ -11,14 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.compose.compose_cli import (
-    REPO,
-    Compose,
-    empty_env_file,
-    isolated_env,
-    random_secret,
-    require_docker,
-)
+from tests.compose.compose_cli import REPO, Compose, project, random_secret
 from tests.compose.policy import check_compose
 
 DEFAULT = ["docker-compose.yml"]
@@ -31,12 +24,13 @@ VARIABLE = re.compile(r"\$\{(\w+)")
 @pytest.fixture
 def compose(tmp_path: Path) -> Compose:
     """No .env and no variable set: what a fresh clone runs with."""
-    return Compose(
-        docker=require_docker(),
-        files=DEFAULT,
-        env=isolated_env({}),
-        env_file=empty_env_file(tmp_path),
-    )
+    return project(tmp_path, DEFAULT, {})
+
+
+@pytest.fixture
+def attach(tmp_path: Path) -> Compose:
+    """Attach mode with only what its user must set."""
+    return project(tmp_path, ATTACH, ATTACH_SETTINGS)
 
 
 def _policy_violations(compose: Compose) -> list[str]:
@@ -153,6 +147,10 @@ def test_prometheus_reads_what_stack_config_renders_from_the_services_file(
     assert services["source"] == str(REPO / "services.yaml")
     assert services["read_only"] is True
     assert renderer["command"][:2] == ["python", "/etc/stack-config/prometheus/render.py"]
+    # render.py reads the telemetry contract from beside prometheus/, as in the repository.
+    for folder in ("prometheus", "contract"):
+        mount = _mounts(config, "stack-config")[f"/etc/stack-config/{folder}"]
+        assert (mount["source"], mount["read_only"]) == (str(REPO / folder), True)
     compose.env["SERVICES_FILE"] = "/srv/mine.yaml"
     services = _mounts(compose.config(), "stack-config")["/etc/stack-config/services.yaml"]
     assert services["source"] == "/srv/mine.yaml"
@@ -172,46 +170,38 @@ def test_the_sidecar_reads_the_service_logs_read_only(compose: Compose) -> None:
     assert any(v["source"] == logs[0]["source"] and not v.get("read_only") for v in writer)
 
 
-def test_attach_mode_validates_and_passes_the_policy(compose: Compose) -> None:
-    compose.files = ATTACH
-    compose.env.update(ATTACH_SETTINGS)
-    result = compose.run("config", "--quiet")
+def test_attach_mode_validates_and_passes_the_policy(attach: Compose) -> None:
+    result = attach.run("config", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert _policy_violations(compose) == []
+    assert _policy_violations(attach) == []
 
 
 def test_attach_mode_renders_a_services_file_without_the_sample_service(
-    compose: Compose,
+    attach: Compose,
 ) -> None:
-    compose.files = ATTACH
-    compose.env.update(ATTACH_SETTINGS)
-    services = _mounts(compose.config(), "stack-config")["/etc/stack-config/services.yaml"]
+    services = _mounts(attach.config(), "stack-config")["/etc/stack-config/services.yaml"]
     assert services["source"] == str(REPO / "compose" / "attach-services.yaml")
-    compose.env["SERVICES_FILE"] = "/srv/mine.yaml"
-    services = _mounts(compose.config(), "stack-config")["/etc/stack-config/services.yaml"]
+    attach.env["SERVICES_FILE"] = "/srv/mine.yaml"
+    services = _mounts(attach.config(), "stack-config")["/etc/stack-config/services.yaml"]
     assert services["source"] == "/srv/mine.yaml"
 
 
-def test_attach_mode_leaves_the_sample_service_out(compose: Compose) -> None:
-    compose.files = ATTACH
-    compose.env.update(ATTACH_SETTINGS)
-    services = compose.run("config", "--services").stdout.split()
+def test_attach_mode_leaves_the_sample_service_out(attach: Compose) -> None:
+    services = attach.run("config", "--services").stdout.split()
     assert "sample_service" not in services
     assert {"sidecar", "prometheus", "alertmanager", "grafana"} <= set(services)
 
 
-def test_attach_mode_mounts_the_target_logs_read_only(compose: Compose) -> None:
-    compose.files = ATTACH
-    compose.env.update(ATTACH_SETTINGS)
-    volumes = compose.config()["services"]["sidecar"]["volumes"]
+def test_attach_mode_mounts_the_target_logs_read_only(attach: Compose) -> None:
+    volumes = attach.config()["services"]["sidecar"]["volumes"]
     mounted = [v for v in volumes if v.get("source") == ATTACH_SETTINGS["ATTACH_LOG_DIR"]]
     assert mounted
     assert mounted[0]["read_only"] is True
 
 
-def test_attach_mode_names_the_setting_it_lacks(compose: Compose) -> None:
-    compose.files = ATTACH
-    result = compose.run("config", "--quiet")
+def test_attach_mode_names_the_setting_it_lacks(attach: Compose) -> None:
+    del attach.env["ATTACH_LOG_DIR"]
+    result = attach.run("config", "--quiet")
     assert result.returncode != 0
     assert "ATTACH_LOG_DIR" in result.stderr
 

@@ -28,22 +28,17 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.compose.compose_cli import (
-    BASE_IMAGES,
-    REPO,
     Compose,
-    empty_env_file,
-    isolated_env,
+    fast_prometheus_config,
+    project,
     random_secret,
-    require_docker,
-    require_images,
+    running,
 )
 from tests.compose.stack_probe import (
     LoadGenerator,
@@ -102,56 +97,29 @@ class Stack:
         return TempoClient(self.url("TEMPO_PORT"))
 
 
-def _fast_prometheus_config(directory: Path) -> Path:
-    """The repository's prometheus.yml with 2 s intervals; jobs and rule files unchanged."""
-    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
-    config["global"].update(
-        {"scrape_interval": "2s", "scrape_timeout": "2s", "evaluation_interval": "2s"}
-    )
-    path = directory / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o644)  # read by the container's nobody
-    return path
-
-
-def _diagnostics(compose: Compose) -> str:
-    ps = compose.run("ps", "-a").stdout
-    logs = compose.run("logs", "--no-color", "--tail", "40").stdout
-    return f"{ps}\n{logs[-6000:]}"
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    docker = require_docker()
-    require_images(docker, *BASE_IMAGES)
     workdir = tmp_path_factory.mktemp("compose-e2e")
     ports = {name: free_port() for name in PORTS}
     fault_token = random_secret()
     # Ports (so that runs beside each other do not collide) and the test override's
     # two inputs: nothing a user would put in .env.
-    env = isolated_env(
+    compose = project(
+        workdir,
+        ["docker-compose.yml", "tests/compose/compose.e2e.yaml"],
         {
             **{name: str(port) for name, port in ports.items()},
             "E2E_FAULT_ADMIN_TOKEN": fault_token,
-            "E2E_PROMETHEUS_CONFIG": str(_fast_prometheus_config(workdir)),
-        }
-    )
-    compose = Compose(
-        docker=docker,
-        files=["docker-compose.yml", "tests/compose/compose.e2e.yaml"],
-        env=env,
-        env_file=empty_env_file(workdir),
+            "E2E_PROMETHEUS_CONFIG": str(fast_prometheus_config(workdir)),
+        },
+        runs=True,
     )
     stack = Stack(compose, ports, fault_token)
-    started = time.monotonic()
     try:
-        up = compose.run("up", "--build", "--wait", "--wait-timeout", "300", *SUBSET, timeout=900)
-        stack.timings["up --build --wait"] = time.monotonic() - started
-        if up.returncode != 0:
-            pytest.fail(f"compose up failed:\n{up.stderr[-4000:]}\n{_diagnostics(compose)}")
-        yield stack
+        with running(compose, SUBSET) as seconds:
+            stack.timings["up --build --wait"] = seconds
+            yield stack
     finally:
-        compose.down()
         print(f"\ncompose e2e timings (s): {json.dumps(stack.timings)}")
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.compose.compose_cli import REPO
 from tests.compose.policy import check_compose, image_reference_problem
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policy"
-REPO = Path(__file__).resolve().parents[2]
 BAD_CASES: list[dict[str, Any]] = yaml.safe_load((FIXTURES / "bad.yaml").read_text())
 
 

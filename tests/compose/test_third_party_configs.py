@@ -11,7 +11,6 @@ to Prometheus's OTLP receiver and to Loki's.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,8 @@ from sidecar.services.derive import with_services
 from sidecar.services.loader import load as load_services
 
 from sidecar.config import LokiConfig, ShippingConfig, load_config
+from tests.compose.compose_cli import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 _SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMG]?i?B?)$", re.IGNORECASE)
 _DEFAULTED = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}")

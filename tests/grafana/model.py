@@ -11,12 +11,14 @@ from typing import Any
 
 import yaml
 
+from contract import current
+
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
 PROVISIONING = GRAFANA / "provisioning"
-DASHBOARD_UIDS = {"obs-service-overview", "obs-health", "obs-logs", "obs-stack"}
-DATASOURCE_UIDS = {"prometheus", "loki", "tempo", "alertmanager"}
+DASHBOARD_UIDS = {dashboard.uid for dashboard in current().grafana.dashboards.values()}
+DATASOURCE_UIDS = {datasource.uid for datasource in current().grafana.datasources.values()}
 
 Json = dict[str, Any]
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::\w+)?\}")

@@ -76,13 +76,19 @@ def sample_service(
 
 @contextmanager
 def sidecar(
-    workdir: Path, loki_url: str, service: Running, access_log_service: str, inbox_log: Path
+    workdir: Path,
+    loki_url: str,
+    service: Running,
+    access_log_service: str,
+    inbox_log: Path,
+    services_file: Path | None = None,
 ) -> Iterator[Running]:
     """The real sidecar tailing the service's log (twice: as logs, and as an access log
     for a second service_name) and the alert inbox's records (source `inbox`, as in
-    compose/sidecar.yaml), and health-checking the service."""
+    compose/sidecar.yaml), and health-checking the service; plus what `services_file`
+    lists, when given."""
     port = free_port()
-    config = {
+    config: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port},
         "loki": {"url": loki_url, "batch_max_wait_seconds": 0.2},
         "shipping": {"positions_file": str(workdir / "positions.json")},
@@ -129,6 +135,8 @@ def sidecar(
             ]
         },
     }
+    if services_file is not None:
+        config["services_file"] = {"path": str(services_file)}
     path = workdir / "sidecar.yaml"
     path.write_text(yaml.safe_dump(config))
     url = f"http://127.0.0.1:{port}"

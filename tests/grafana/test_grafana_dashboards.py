@@ -189,7 +189,7 @@ def test_panel_links_point_at_existing_dashboards_and_keep_the_service() -> None
 
 
 def test_no_query_selects_or_groups_by_job() -> None:
-    # Services are chosen by service_name only (DESIGN.md); a job matcher would
+    # Services are chosen by service_name only (the telemetry contract); a job matcher would
     # miss OTLP-pushed and access-log-derived series.
     assert [str(t) for t in targets() if re.search(r"\bjob\b", t.expr)] == []
 
@@ -260,7 +260,7 @@ def _alert_dashboard_urls() -> list[str]:
 
 
 def test_alert_dashboard_urls_open_an_existing_dashboard_with_its_variables() -> None:
-    # Alerts link here (DESIGN.md: Grafana at http://127.0.0.1:3000); a renamed UID
+    # Alerts link here (prometheus/generate.py: Grafana at http://127.0.0.1:3000); a renamed UID
     # or variable would leave every notification with a dead link.
     urls = _alert_dashboard_urls()
     assert urls, "no alert rules found"

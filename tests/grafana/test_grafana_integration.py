@@ -17,7 +17,7 @@ Panels that have no data here by nature, checked to be exactly these:
 - for the access-log-derived service (a second service_name the sidecar
   derives from the same access log, listed in the services file with logs
   only), the active-requests panels: an access log records finished requests
-  only, and DESIGN.md gives that source no gauge. Its SLO and alert panels
+  only, and the telemetry contract gives that source no gauge. Its SLO and alert panels
   have data: its objectives come from the services file like any service's.
 - OTLP-pushed metrics are not run at all: Debian's Prometheus build has no
   OTLP receiver. The panels select by service_name and read the same metric

@@ -6,6 +6,7 @@ import re
 
 import yaml
 
+from contract import current
 from tests.grafana.model import (
     DATASOURCE_UIDS,
     GRAFANA,
@@ -42,15 +43,21 @@ def test_every_provisioning_file_parses() -> None:
 def test_datasources_have_the_contract_uids_types_and_compose_urls() -> None:
     by_uid = _by_uid()
     assert set(by_uid) == DATASOURCE_UIDS
-    expected = {
-        "prometheus": ("prometheus", "http://prometheus:9090"),
-        "loki": ("loki", "http://loki:3100"),
-        "tempo": ("tempo", "http://tempo:3200"),
-        "alertmanager": ("alertmanager", "http://alertmanager:9093"),
+    # Compose service name and port of each datasource (the contract's key names the service).
+    urls = {
+        "prometheus": "http://prometheus:9090",
+        "loki": "http://loki:3100",
+        "tempo": "http://tempo:3200",
+        "alertmanager": "http://alertmanager:9093",
     }
-    for uid, (kind, url) in expected.items():
-        assert (by_uid[uid]["type"], by_uid[uid]["url"]) == (kind, url), uid
-    assert [ds["uid"] for ds in by_uid.values() if ds.get("isDefault")] == ["prometheus"]
+    contract = current()
+    assert set(urls) == set(contract.grafana.datasources)
+    for key, url in urls.items():
+        datasource = contract.grafana.datasources[key]
+        provisioned = by_uid[datasource.uid]
+        assert (provisioned["type"], provisioned["url"]) == (datasource.type, url), key
+    default = contract.datasource_uid("prometheus")
+    assert [ds["uid"] for ds in by_uid.values() if ds.get("isDefault")] == [default]
 
 
 def test_every_datasource_uid_referenced_in_provisioning_exists() -> None:
@@ -69,7 +76,8 @@ def test_loki_trace_id_becomes_a_link_to_tempo() -> None:
     fields = _by_uid()["loki"]["jsonData"]["derivedFields"]
     trace = [f for f in fields if f["datasourceUid"] == "tempo"]
     assert len(trace) == 1
-    # trace_id is structured metadata (DESIGN.md), matched by name, not parsed from the line.
+    # trace_id is structured metadata (the telemetry contract), matched by name, not parsed
+    # from the line.
     assert (trace[0]["matcherType"], trace[0]["matcherRegex"]) == ("label", "trace_id")
     assert trace[0]["url"] == "$${__value.raw}"
 

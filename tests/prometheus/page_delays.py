@@ -87,7 +87,7 @@ def _burn_seconds(rules: list[dict[str, Any]], kind: str, objective: float, bad:
         ]
         if None in windows:
             continue  # not modelled; it is the slower branch of the faults modelled here
-        fastest = min(fastest, max(factor * (1 - objective) * w / bad for w in windows))  # type: ignore[operator]
+        fastest = min(fastest, max(factor * (1 - objective) * w / bad for w in windows))  # type: ignore[operator]  # None windows were skipped above
     if fastest == float("inf"):
         raise ValueError(f"no raw-window page branch of {kind} crosses at {bad:.0%} bad")
     return fastest

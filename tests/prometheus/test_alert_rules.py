@@ -1,4 +1,5 @@
-"""Every alert follows the contract (DESIGN.md) and is covered by promtool tests."""
+"""Every alert follows the telemetry contract (contract/telemetry.yaml) and is covered by
+promtool tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from contract import current
 from tests.prometheus.rules import (
     RUNBOOKS_DIR,
     alert_names,
@@ -19,7 +21,10 @@ from tests.prometheus.rules import (
     rendered,
 )
 
-DASHBOARD_UIDS = {"obs-service-overview", "obs-health", "obs-logs", "obs-stack"}
+CONTRACT = current()
+DASHBOARD_UIDS = {dashboard.uid for dashboard in CONTRACT.grafana.dashboards.values()}
+SEVERITY = CONTRACT.label("severity")
+ALERT_LABELS = {CONTRACT.label(key) for key in CONTRACT.alerts.labels}
 ALERTS = alert_rules()
 ALERT_IDS = [f"{rule['alert']}-{rule['labels'].get('severity')}" for rule in ALERTS]
 
@@ -51,10 +56,10 @@ def test_the_issue_s_alerts_all_exist() -> None:
 @pytest.mark.parametrize("rule", ALERTS, ids=ALERT_IDS)
 def test_alert_labels_and_annotations(rule: dict) -> None:
     name = rule["alert"]
-    assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", name), "alert names are CamelCase"
-    assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+    assert re.fullmatch(CONTRACT.alerts.name_pattern, name), "alert names are CamelCase"
+    assert rule["labels"][SEVERITY] in CONTRACT.alerts.severities
     annotations = rule["annotations"]
-    assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}
+    assert set(annotations) == set(CONTRACT.alerts.annotations)
     assert "{{" not in annotations["summary"], "summary is a static sentence"
     assert re.search(r"\{\{ (\$labels|\$value|\$externalURL)", annotations["description"])
     assert annotations["runbook_url"] == f"{generate.DEFAULT_RUNBOOK_BASE_URL}/{name}.md"
@@ -83,13 +88,8 @@ def test_every_alert_has_firing_and_silent_promtool_cases(name: str) -> None:
         assert any(not case.get("exp_alerts") for case in cases), f"no case where {name} is silent"
     for case in firing:
         for alert in case["exp_alerts"]:
-            assert {"severity", "service_name"} <= set(alert["exp_labels"])
-            assert set(alert["exp_annotations"]) == {
-                "summary",
-                "description",
-                "runbook_url",
-                "dashboard_url",
-            }
+            assert set(alert["exp_labels"]) >= ALERT_LABELS
+            assert set(alert["exp_annotations"]) == set(CONTRACT.alerts.annotations)
 
 
 def test_every_severity_of_every_alert_is_exercised() -> None:

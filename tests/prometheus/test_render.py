@@ -14,8 +14,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -178,10 +179,10 @@ class _Prometheus:
         response = httpx.get(f"{self.url}/api/v1/targets", timeout=5)
         return response.json()["data"]["activeTargets"]
 
-    def wait(self, what: str, probe: object, timeout: float = 30) -> object:
+    def wait(self, what: str, probe: Callable[[], Any], timeout: float = 30) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if result := probe():  # type: ignore[operator]
+            if result := probe():
                 return result
             time.sleep(0.2)
         pytest.fail(f"Prometheus: {what} not seen within {timeout}s")
@@ -248,14 +249,14 @@ def test_adding_a_service_is_one_edit_and_a_render(
             and prom.query('slo:objective:ratio{service_name="orders-api"}')
         ),
     )
-    by_slo = {s["metric"]["slo"]: s for s in objectives}  # type: ignore[union-attr]
+    by_slo = {s["metric"]["slo"]: s for s in objectives}
     assert by_slo["availability"]["value"][1] == "0.995"
     assert by_slo["latency"]["metric"]["le"] == "1.0"
     target = prom.wait(
         "orders-api's scrape target",
         lambda: [t for t in prom.targets() if t["labels"].get("service_name") == "orders-api"],
     )
-    (orders,) = target  # type: ignore[misc]
+    (orders,) = target
     assert orders["labels"]["job"] == "orders-api"
     assert orders["scrapeUrl"] == f"http://127.0.0.1:{port}/internal/metrics"
     # Nothing listens there: ServiceDown's input is what a real outage gives.

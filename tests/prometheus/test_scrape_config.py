@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from contract import current
 from tests.prometheus.rules import PROMETHEUS_DIR
 
 CONFIG = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
@@ -42,10 +43,11 @@ def test_compose_targets() -> None:
         for name, job in JOBS.items()
         if "static_configs" in job
     }
-    assert targets["sidecar"] == ["sidecar:9105"]
+    ports = {key: component.port for key, component in current().components.items()}
+    assert targets["sidecar"] == [f"sidecar:{ports['sidecar']}"]
     assert targets["otel-collector"] == ["otel-collector:8888"]
     assert targets["alertmanager"] == ["alertmanager:9093"]
-    assert targets["oncall"] == ["oncall:9095"]
+    assert targets["oncall"] == [f"oncall:{ports['oncall']}"]
 
 
 def test_only_the_sidecar_honors_labels() -> None:

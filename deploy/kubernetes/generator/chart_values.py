@@ -67,7 +67,7 @@ def prometheus_spec() -> dict[str, Any]:
     _unknown("global", set(config["global"]) - set(_GLOBAL))
     spec: dict[str, Any] = {_GLOBAL[key]: value for key, value in config["global"].items()}
 
-    flags = {}
+    flags: dict[str, list[str]] = {}
     for flag in sources.prometheus_flags():
         name, _, value = flag.partition("=")
         flags.setdefault(name, []).append(value)

@@ -13,6 +13,8 @@ A different release name or namespace: change it here and regenerate.
 
 from __future__ import annotations
 
+from contract import current
+
 MONITORING_NAMESPACE = "monitoring"
 CLUSTER_DOMAIN = "cluster.local"
 KPS_RELEASE = "kube-prometheus-stack"
@@ -82,5 +84,5 @@ SAMPLE_NAMESPACE = "sample-service"
 #   kube-prometheus-stack's defaultRules.runbookUrl points at a published site.
 # - dashboard_url: Grafana through `kubectl -n monitoring port-forward
 #   svc/kube-prometheus-stack-grafana 3000:80`; an ingress's URL instead, if you have one.
-RUNBOOK_BASE_URL = "http://127.0.0.1:9095/runbooks"
+RUNBOOK_BASE_URL = f"http://127.0.0.1:{current().components['oncall'].port}/runbooks"
 GRAFANA_URL = "http://127.0.0.1:3000"

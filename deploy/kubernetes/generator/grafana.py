@@ -5,15 +5,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from contract import current
 from deploy.kubernetes.generator import cluster, sources
 from deploy.kubernetes.generator.render import dump
 
-# Datasource UID (fixed by DESIGN.md) -> where that service lives in the cluster.
+_CONTRACT = current()
+LOKI_UID = _CONTRACT.datasource_uid("loki")
+# Datasource UID (fixed by the telemetry contract) -> where that service lives in the cluster.
 DATASOURCE_URLS = {
-    "prometheus": cluster.PROMETHEUS_URL,
-    "loki": cluster.LOKI_URL,
-    "tempo": cluster.TEMPO_URL,
-    "alertmanager": cluster.ALERTMANAGER_URL,
+    _CONTRACT.datasource_uid("prometheus"): cluster.PROMETHEUS_URL,
+    LOKI_UID: cluster.LOKI_URL,
+    _CONTRACT.datasource_uid("tempo"): cluster.TEMPO_URL,
+    _CONTRACT.datasource_uid("alertmanager"): cluster.ALERTMANAGER_URL,
 }
 DATASOURCES_KEY = "obs-stack-datasources.yaml"
 
@@ -49,7 +52,7 @@ def cluster_datasources() -> dict[str, Any]:
                 " add it to DATASOURCE_URLS in deploy/kubernetes/generator/grafana.py"
             )
         datasource["url"] = DATASOURCE_URLS[uid]
-        if uid == "loki":
+        if uid == LOKI_UID:
             json_data = datasource.setdefault("jsonData", {})
             json_data["httpHeaderName1"] = "X-Scope-OrgID"
             datasource.setdefault("secureJsonData", {})["httpHeaderValue1"] = cluster.LOKI_TENANT

@@ -23,7 +23,7 @@ SERVICES_FILE = DIRECTORY / "services.yaml"
 def kubernetes_services() -> list[dict[str, Any]]:
     """The Service objects in the files the overlay's kustomization lists."""
     kustomization = sources.load_yaml(DIRECTORY / "kustomization.yaml")
-    found = []
+    found: list[dict[str, Any]] = []
     for entry in kustomization.get("resources", []):
         path = DIRECTORY / entry
         if not path.is_file():  # the base, or a generated file not written yet

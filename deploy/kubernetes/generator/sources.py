@@ -33,12 +33,20 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def load_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (SourceError naming the file otherwise)."""
+    document = load_yaml(path)
+    if not isinstance(document, dict):
+        raise SourceError(f"{path}: expected a mapping at the top level")
+    return document
+
+
 def load_yaml_documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
 
 
 def prometheus_config() -> dict[str, Any]:
-    return load_yaml(PROMETHEUS_CONFIG)
+    return load_mapping(PROMETHEUS_CONFIG)
 
 
 @functools.cache
@@ -100,7 +108,8 @@ def stack_config_mount() -> PurePosixPath:
 
 
 def scrape_job(name: str) -> dict[str, Any]:
-    for job in prometheus_config()["scrape_configs"]:
+    jobs: list[dict[str, Any]] = prometheus_config()["scrape_configs"]
+    for job in jobs:
         if job["job_name"] == name:
             return job
     raise SourceError(f"{PROMETHEUS_CONFIG}: no scrape job named {name!r}")
@@ -111,7 +120,8 @@ def scrape_jobs() -> list[str]:
 
 
 def job_service_name(name: str) -> str:
-    """The service_name target label a scrape job sets (DESIGN.md: every job sets one)."""
+    """The service_name target label a scrape job sets (the telemetry contract: every job
+    sets one)."""
     job = scrape_job(name)
     values = {
         group.get("labels", {}).get("service_name") for group in job.get("static_configs", [])
@@ -121,7 +131,7 @@ def job_service_name(name: str) -> str:
             f"{PROMETHEUS_CONFIG}: job {name!r} must set exactly one service_name label,"
             f" found {sorted(map(str, values))}"
         )
-    return values.pop()
+    return str(values.pop())
 
 
 def prometheus_flags() -> list[str]:
@@ -131,7 +141,7 @@ def prometheus_flags() -> list[str]:
 
 
 def datasources() -> dict[str, Any]:
-    return load_yaml(DATASOURCES)
+    return load_mapping(DATASOURCES)
 
 
 def dashboard_folder() -> str:
@@ -146,7 +156,7 @@ def dashboards() -> list[Path]:
 
 
 def alertmanager_config() -> dict[str, Any]:
-    return load_yaml(ALERTMANAGER_DIR / "alertmanager.yml")
+    return load_mapping(ALERTMANAGER_DIR / "alertmanager.yml")
 
 
 def alertmanager_templates() -> list[Path]:

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from oncall import telemetry_contract as contract
 from oncall.metrics import InboxMetrics
 from oncall.notifications import BadNotification, record, severity_label
 from oncall.pages import SECURITY_HEADERS, inbox
@@ -38,6 +39,12 @@ log = logging.getLogger("oncall")
 
 class _TooLarge(Exception):
     pass
+
+
+class HealthResponse(JSONResponse):
+    """The health routes' answers, in the contract's media type (application/health+json)."""
+
+    media_type = contract.HEALTH_MEDIA_TYPE
 
 
 @contextlib.asynccontextmanager
@@ -131,7 +138,7 @@ def build_app(settings: Settings) -> Starlette:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def live(_: Request) -> Response:
-        return JSONResponse({"status": "pass"})
+        return HealthResponse({"status": "pass"})
 
     async def ready(_: Request) -> Response:
         problems = []
@@ -140,8 +147,8 @@ def build_app(settings: Settings) -> Starlette:
         if not runbooks.readable():
             problems.append(f"no runbooks in {settings.runbooks_dir}")
         if problems:
-            return JSONResponse({"status": "fail", "output": "; ".join(problems)}, 503)
-        return JSONResponse({"status": "pass"})
+            return HealthResponse({"status": "fail", "output": "; ".join(problems)}, 503)
+        return HealthResponse({"status": "pass"})
 
     app = Starlette(
         routes=[

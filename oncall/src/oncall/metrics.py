@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from oncall import telemetry_contract as contract
 from oncall.notifications import SEVERITIES, STATUSES
 
 # Receiver names come from whoever posts; past this many, new ones count as "other".
@@ -15,36 +16,36 @@ class InboxMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.notifications = Counter(
-            "oncall_inbox_notifications_total",
+            contract.INBOX_NOTIFICATIONS.name,
             "Alertmanager notifications the inbox received and recorded, by receiver and status.",
-            ["receiver", "status"],
+            contract.INBOX_NOTIFICATIONS.labels,
             registry=self.registry,
         )
         self.alerts = Counter(
-            "oncall_inbox_alerts_total",
+            contract.INBOX_ALERTS.name,
             "Alerts in the recorded notifications, by severity and status.",
-            ["severity", "status"],
+            contract.INBOX_ALERTS.labels,
             registry=self.registry,
         )
         self.rejected = Counter(
-            "oncall_inbox_rejected_total",
+            contract.INBOX_REJECTED.name,
             "Requests refused as not an Alertmanager notification, by reason.",
-            ["reason"],
+            contract.INBOX_REJECTED.labels,
             registry=self.registry,
         )
         self.write_errors = Counter(
-            "oncall_inbox_write_errors_total",
+            contract.INBOX_WRITE_ERRORS.name,
             "Notifications answered 503 because their record could not be written "
             "(Alertmanager retries them).",
             registry=self.registry,
         )
         self.heartbeats = Counter(
-            "oncall_inbox_heartbeats_total",
+            contract.INBOX_HEARTBEATS.name,
             "Watchdog heartbeats received (the dead-man's switch of the alerting pipeline).",
             registry=self.registry,
         )
         self.last_heartbeat = Gauge(
-            "oncall_inbox_last_heartbeat_timestamp_seconds",
+            contract.INBOX_LAST_HEARTBEAT.name,
             "When the last Watchdog heartbeat arrived (Unix time).",
             registry=self.registry,
         )

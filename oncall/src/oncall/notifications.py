@@ -13,12 +13,14 @@ import time
 import uuid
 from typing import Any
 
+from oncall import telemetry_contract as contract
+
 MAX_TEXT = 2048
 MAX_ALERTS = 50
 MAX_LABELS = 64
-STATUSES = ("firing", "resolved")
-SEVERITIES = ("critical", "warning", "info")
-SERVICE_NAME = "oncall"
+STATUSES = contract.NOTIFICATION_STATUS_VALUES
+SEVERITIES = contract.SEVERITY_VALUES
+SERVICE_NAME = contract.SERVICE_NAME
 
 
 class BadNotification(ValueError):
@@ -57,13 +59,13 @@ def _alert(raw: Any, where: str) -> dict[str, Any]:
 
 
 def timestamp(now: float) -> str:
-    """RFC 3339, UTC, milliseconds (DESIGN.md's log record timestamp)."""
+    """RFC 3339, UTC, milliseconds (the telemetry contract's log record timestamp)."""
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
     return f"{whole}.{int(now * 1000) % 1000:03d}Z"
 
 
 def record(payload: Any, now: float) -> dict[str, Any]:
-    """The inbox record (a DESIGN.md log record) of one webhook notification."""
+    """The inbox record (a log record of the telemetry contract) of one webhook notification."""
     if not isinstance(payload, dict):
         raise BadNotification("expected a JSON object")
     status = payload.get("status")

@@ -21,20 +21,21 @@ from typing import Any
 TAIL_BYTES = 1024 * 1024
 
 
+class _RaisingHandler(logging.handlers.RotatingFileHandler):
+    """logging's default would print a failed write and carry on; the caller must know."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        raise  # re-raises the exception being handled inside emit()
+
+
 class RecordLog:
     def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._handler = logging.handlers.RotatingFileHandler(
+        self._handler = _RaisingHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
         )
         self._handler.setFormatter(logging.Formatter("%(message)s"))
-        # logging's default would print the error and carry on; the caller must know.
-        self._handler.handleError = self._raise  # type: ignore[method-assign]
-
-    @staticmethod
-    def _raise(_: logging.LogRecord) -> None:
-        raise  # re-raises the exception being handled inside emit()
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))

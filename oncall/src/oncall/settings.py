@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from oncall import telemetry_contract as contract
+
 
 class SettingsError(ValueError):
     """An ONCALL_* variable has a value the service cannot use."""
@@ -15,7 +17,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
-    port: int = 9095
+    port: int = contract.PORT
     # Where the runbooks' markdown is (docs/runbooks/, mounted read-only).
     runbooks_dir: Path = Path("/srv/runbooks")
     # One JSON record per notification; the sidecar tails this file and ships it to Loki.

@@ -183,7 +183,7 @@ def create_app(
         # Starlette's body limit, per route so that it answers inside RequestMiddleware:
         # 413 as soon as Content-Length or the bytes received pass it, before parsing.
         app.include_router(router, max_body_size=settings.max_body_bytes)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -90,7 +90,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "account_rate_limit_per_minute": 10_000,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
 
     return make
 

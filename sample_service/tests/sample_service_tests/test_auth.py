@@ -20,24 +20,24 @@ SECRET = "test-secret-of-sufficient-length-0123456789"
 
 def _stored_hash(client: TestClient, email: str) -> str:
     async def query() -> str:
-        async with client.app.state.service.engine.connect() as connection:  # type: ignore[attr-defined]
+        async with client.app.state.service.engine.connect() as connection:  # type: ignore[attr-defined]  # the test client's app is typed as any ASGI app
             result = await connection.execute(
                 text("SELECT password_hash FROM users WHERE email = :email"), {"email": email}
             )
             return str(result.scalar_one())
 
-    return client.portal.call(query)  # type: ignore[union-attr]
+    return client.portal.call(query)  # type: ignore[union-attr]  # portal is set inside `with client`
 
 
 def _set_stored_hash(client: TestClient, email: str, password_hash: str) -> None:
     async def update() -> None:
-        async with client.app.state.service.engine.begin() as connection:  # type: ignore[attr-defined]
+        async with client.app.state.service.engine.begin() as connection:  # type: ignore[attr-defined]  # the test client's app is typed as any ASGI app
             await connection.execute(
                 text("UPDATE users SET password_hash = :hash WHERE email = :email"),
                 {"hash": password_hash, "email": email},
             )
 
-    client.portal.call(update)  # type: ignore[union-attr]
+    client.portal.call(update)  # type: ignore[union-attr]  # portal is set inside `with client`
 
 
 def test_me_requires_a_valid_token(
@@ -215,7 +215,7 @@ async def test_at_most_n_hashes_run_and_a_waiter_times_out_with_retry_after() ->
         release.wait(10)
         return "done"
 
-    hasher._hash.hash = held  # type: ignore[method-assign]
+    hasher._hash.hash = held  # type: ignore[method-assign]  # a stand-in hash that holds its slot
     first = asyncio.create_task(hasher.hash("a"))
     second = asyncio.create_task(hasher.hash("b"))
     await _until(lambda: started == 2)
@@ -239,7 +239,7 @@ async def test_a_cancelled_request_keeps_its_slot_until_its_hash_ends() -> None:
         release.wait(10)
         return "done"
 
-    hasher._hash.hash = held  # type: ignore[method-assign]
+    hasher._hash.hash = held  # type: ignore[method-assign]  # a stand-in hash that holds its slot
     abandoned = asyncio.create_task(hasher.hash("a"))
     await _until(started.is_set)
     abandoned.cancel()  # the client went away; its hash is still running

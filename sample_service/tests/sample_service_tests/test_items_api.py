@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 
 def _state(client: TestClient) -> AppState:
-    return client.app.state.service  # type: ignore[attr-defined]
+    return client.app.state.service  # type: ignore[attr-defined]  # the test client's app is typed as any ASGI app
 
 
 def test_create_read_update_delete(
@@ -93,7 +93,7 @@ def test_read_is_served_from_cache_until_invalidated(
                 text("UPDATE items SET name = 'changed behind' WHERE id = :id"), {"id": item_id}
             )
 
-    client.portal.call(rename_behind_the_cache)  # type: ignore[union-attr]
+    client.portal.call(rename_behind_the_cache)  # type: ignore[union-attr]  # portal is set inside `with client`
     second = client.get(f"/api/v1/items/{item_id}")
     assert second.headers["X-Cache"] == "hit"
     assert second.json()["name"] == "cached"  # the database changed, the cache answered
@@ -113,7 +113,7 @@ def test_create_writes_an_audit_record_in_the_background(
             "/api/v1/items", json={"name": "a", "price": "1"}, headers=auth
         ).json()["id"]
     audits = [r for r in caplog.records if r.name == "sample_service.audit"]
-    assert [(r.audit_action, r.item_id) for r in audits] == [("item.created", item_id)]  # type: ignore[attr-defined]
+    assert [(r.audit_action, r.item_id) for r in audits] == [("item.created", item_id)]  # type: ignore[attr-defined]  # the audit fields come as `extra=` attributes
 
 
 def test_unknown_item_is_404_with_request_id(client: TestClient) -> None:

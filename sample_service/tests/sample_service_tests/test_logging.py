@@ -1,4 +1,4 @@
-"""JSON logs: the DESIGN.md fields, one access record per request, trace ids equal to the
+"""JSON logs: the telemetry contract's fields, one access record per request, trace ids equal to the
 exported span's, stdout and LOG_FILE."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""/metrics per DESIGN.md: names, labels, exact buckets, route templates, OpenMetrics exemplars."""
+"""/metrics per the telemetry contract: names, labels, exact buckets, route templates,
+OpenMetrics exemplars."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as text_families
 from sample_service.services import audit
 
-DESIGN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+from sample_service import telemetry_contract
+
+DESIGN_BUCKETS = list(telemetry_contract.HTTP_DURATION.buckets)
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 

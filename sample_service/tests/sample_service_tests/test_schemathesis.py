@@ -78,7 +78,7 @@ def _settings(name: str, **overrides: Any) -> Settings:
         "account_rate_limit_per_minute": 10**9,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
 
 
 # Built when the module is collected: schemathesis's fixture-based loader does not work with
@@ -108,7 +108,7 @@ def test_the_admin_endpoints_conform_to_their_schema(case: schemathesis.Case) ->
     case.call_and_validate(headers={"Authorization": f"Bearer {FAULT_TOKEN}"})
 
 
-class _APIWorkflow(api.as_state_machine()):  # type: ignore[misc]
+class _APIWorkflow(api.as_state_machine()):  # type: ignore[misc]  # a base class built at run time
     """Sequences of calls along the links Schemathesis infers (create an item, then read,
     update or delete it): the stateful checks (use after free, resource availability,
     object-level authorization) run here, with all the others."""

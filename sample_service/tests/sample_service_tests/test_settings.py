@@ -20,7 +20,7 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     env_file.write_text("SERVICE_NAME=from-dotenv\nRATE_LIMIT_PER_MINUTE=7\n")
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "9")  # the environment wins over .env
-    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
     assert settings.service_name == "from-dotenv"
     assert settings.rate_limit_per_minute == 9
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
@@ -29,7 +29,7 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_secure_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("JWT_SECRET", "SENTRY_DSN", "FAULT_ADMIN_TOKEN", "HOST", "CORS_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
     assert settings.host == "127.0.0.1"
     assert settings.jwt_secret is None
     assert settings.sentry_dsn is None
@@ -42,12 +42,12 @@ def test_secure_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "99999")
     with pytest.raises(ValidationError, match="port"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
 
 
 def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JWT_SECRET", "super-secret-signing-key-0123456789")
-    assert "super-secret-signing-key" not in repr(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert "super-secret-signing-key" not in repr(Settings(_env_file=None))  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
 
 
 @pytest.mark.parametrize("value", ["x", "31-bytes-of-secret-0123456789ab"])
@@ -56,7 +56,7 @@ def test_a_short_jwt_secret_is_refused_naming_the_variable(
 ) -> None:
     monkeypatch.setenv("JWT_SECRET", value)
     with pytest.raises(ValidationError) as refused:
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
     message = describe_errors(refused.value)
     assert message.startswith("  JWT_SECRET: JWT_SECRET is")
     assert "at least 32 bytes" in message
@@ -67,7 +67,7 @@ def test_an_empty_secret_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     """Compose's ${VAR:-} passes an empty string for an unset variable."""
     for name in ("JWT_SECRET", "FAULT_ADMIN_TOKEN", "SENTRY_DSN", "REDIS_URL"):
         monkeypatch.setenv(name, "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
     assert settings.jwt_secret is None
     assert settings.fault_admin_token is None
     assert settings.sentry_dsn is None

@@ -102,7 +102,7 @@ def test_tracing_is_off_without_an_endpoint(
     make_client: Callable[..., TestClient],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings' _env_file is no model field
     assert create_tracer_provider(settings) is None
     with caplog.at_level(logging.DEBUG):
         client = make_client()

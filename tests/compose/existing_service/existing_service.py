@@ -8,9 +8,10 @@ must serve:
   nginx-style access log (combined format with $request_time appended, in
   seconds) written to ACCESS_LOG, and its health URL;
 - with `--metrics` (billing): an instrumented service: /metrics serves
-  http_server_request_duration_seconds (DESIGN.md's names and buckets) in the
-  Prometheus text format, and its application log (APP_LOG, text) carries a
-  Python traceback, written by Python's logging, for every failed request.
+  http_server_request_duration_seconds (the telemetry contract's names and
+  buckets, contract/README.md) in the Prometheus text format, and its
+  application log (APP_LOG, text) carries a Python traceback, written by
+  Python's logging, for every failed request.
 
     GET /healthz            200 {"status": "pass"}
     GET /<resource>/<id>    200 (ids divisible by FAIL_EVERY answer 500, to have errors)

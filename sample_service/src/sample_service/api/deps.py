@@ -25,7 +25,8 @@ from sample_service.models import User
 
 async def get_state(request: Request) -> AppState:
     # async: FastAPI would run a plain `def` dependency in the thread pool.
-    return request.app.state.service
+    state: AppState = request.app.state.service
+    return state
 
 
 State = Annotated[AppState, Depends(get_state)]

@@ -64,7 +64,7 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._client.get(key)
-        return bytes(value) if value is not None else None
+        return bytes(value) if value is not None else None  # type: ignore[arg-type]  # decode_responses is off: bytes, never str
 
     async def set(self, key: str, value: bytes) -> None:
         await self._client.set(key, value, px=self._ttl_ms)

@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
-from uvicorn_worker import UvicornWorker
+from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]  # ships no types
 
 logger = logging.getLogger("sample_service.http")
 
@@ -127,7 +127,7 @@ def bounded_protocol(max_header_count: int, max_header_bytes: int) -> type[HttpT
     )
 
 
-class ServiceWorker(UvicornWorker):
+class ServiceWorker(UvicornWorker):  # type: ignore[misc]  # UvicornWorker is untyped (Any)
     """gunicorn's uvicorn worker serving with the bounded protocol (limits from settings)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

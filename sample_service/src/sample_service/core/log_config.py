@@ -1,4 +1,4 @@
-"""JSON logging with the fields DESIGN.md fixes, written off the request path.
+"""JSON logging with the fields the telemetry contract fixes, written off the request path.
 
 Every logger propagates to the root logger, whose one handler formats the record with
 ServiceJsonFormatter and queues the line (core/log_pipeline.py); the writer thread
@@ -93,11 +93,11 @@ def configure_logging(settings: Settings) -> None:
     # No record field the service writes comes from these, and logging would look them up
     # for every record: the caller's file and line (a stack walk), thread, process and
     # task names (the "Optimization" section of the logging documentation).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.logAsyncioTasks = False  # type: ignore[attr-defined]
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12+; harmless before
     formatter = ServiceJsonFormatter(service_name=settings.service_name)
     pipeline = log_pipeline.LogPipeline(formatter, sys.stdout, settings.log_file)
     handler = log_pipeline.install(pipeline)

@@ -40,13 +40,13 @@ class ContextQueueHandler(logging.handlers.QueueHandler):
     """Formats each record in the logging thread and queues its line, never blocking."""
 
     def __init__(self, pipeline: LogPipeline) -> None:
-        super().__init__(pipeline.queue)  # type: ignore[arg-type]
+        super().__init__(pipeline.queue)  # type: ignore[arg-type]  # a deque: see enqueue()
         self.pipeline = pipeline
 
-    def prepare(self, record: logging.LogRecord) -> str:  # type: ignore[override]
+    def prepare(self, record: logging.LogRecord) -> str:
         return self.format(record)
 
-    def enqueue(self, line: str) -> None:  # type: ignore[override]
+    def enqueue(self, line: str) -> None:  # type: ignore[override]  # queues lines, not records
         pending = self.pipeline.queue  # replaced in a forked child
         if len(pending) >= self.pipeline.queue_size:
             self.pipeline.count_drop()

@@ -1,4 +1,4 @@
-"""Prometheus metrics per DESIGN.md, with exemplars in single-process mode.
+"""Prometheus metrics per the telemetry contract, with exemplars in single-process mode.
 
 Under gunicorn, PROMETHEUS_MULTIPROC_DIR switches prometheus-client to multiprocess
 mode: every worker writes its samples to mmap files in that directory and /metrics
@@ -22,18 +22,17 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+from sample_service import telemetry_contract as contract
+
 # The http_route of a request no route matched: one value, so a scan of random
 # paths cannot blow up the series count.
-UNMATCHED_ROUTE = "unmatched"
+UNMATCHED_ROUTE = contract.UNMATCHED_ROUTE
 # Methods outside this set are reported as _OTHER (OpenTelemetry HTTP semantic conventions).
-KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-)
+KNOWN_METHODS = frozenset(contract.KNOWN_METHODS)
 
 
 def normalize_method(method: str) -> str:
-    return method if method in KNOWN_METHODS else "_OTHER"
+    return method if method in KNOWN_METHODS else contract.OTHER_METHOD
 
 
 def multiprocess_dir() -> str | None:
@@ -47,34 +46,35 @@ class ServiceMetrics:
         self.multiprocess = multiprocess_dir() is not None
         self.registry = CollectorRegistry(auto_describe=True)
         self.request_duration = Histogram(
-            "http_server_request_duration_seconds",
+            contract.HTTP_DURATION.name,
             "Duration of HTTP server requests.",
-            ["http_request_method", "http_route", "http_response_status_code"],
-            buckets=DURATION_BUCKETS,
+            contract.HTTP_DURATION.labels,
+            buckets=contract.HTTP_DURATION.buckets,
             registry=self.registry,
         )
         self.active_requests = Gauge(
-            "http_server_active_requests",
+            contract.HTTP_ACTIVE.name,
             "Number of HTTP server requests in flight.",
-            ["http_request_method"],
+            contract.HTTP_ACTIVE.labels,
             multiprocess_mode="livesum",
             registry=self.registry,
         )
         self.cache_errors = Counter(
-            "cache_errors_total",
+            contract.CACHE_ERRORS.name,
             "Failed cache operations; reads then went to the database.",
-            ["operation"],
+            contract.CACHE_ERRORS.labels,
             registry=self.registry,
         )
         self.rate_limit_storage_errors = Counter(
-            "rate_limit_storage_errors_total",
+            contract.RATE_LIMIT_STORAGE_ERRORS.name,
             "Failed rate-limit storage (Redis) operations; in-process limits applied instead.",
-            ["operation"],
+            contract.RATE_LIMIT_STORAGE_ERRORS.labels,
             registry=self.registry,
         )
         self.log_records_dropped = Counter(
-            "log_records_dropped_total",
+            contract.LOG_RECORDS_DROPPED.name,
             "Log records dropped because the log writer fell behind (its queue was full).",
+            contract.LOG_RECORDS_DROPPED.labels,
             registry=self.registry,
         )
         if not self.multiprocess:
@@ -109,6 +109,6 @@ class ServiceMetrics:
         registry = self.registry
         if self.multiprocess:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         encoder, content_type = choose_encoder(accept_header or "")
         return encoder(registry), content_type

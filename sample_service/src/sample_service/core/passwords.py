@@ -19,13 +19,20 @@ from __future__ import annotations
 import asyncio
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypedDict
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+
+class _Argon2Parameters(TypedDict):
+    memory_cost: int
+    time_cost: int
+    parallelism: int
+
+
 # OWASP Password Storage Cheat Sheet, Argon2id: m=19456 KiB, t=2, p=1.
-ARGON2ID_PARAMETERS = {"memory_cost": 19_456, "time_cost": 2, "parallelism": 1}
+ARGON2ID_PARAMETERS: _Argon2Parameters = {"memory_cost": 19_456, "time_cost": 2, "parallelism": 1}
 
 
 class HashingBusyError(Exception):

@@ -71,7 +71,7 @@ class RateLimiter:
                 f"async+{redis_url}",
                 implementation="redispy",
                 wrap_exceptions=True,
-                connection_pool=self._pool,  # type: ignore[arg-type]
+                connection_pool=self._pool,  # type: ignore[arg-type]  # **options are typed float | str | bool; redis-py takes a pool
             )
             self._redis = AsyncSlidingWindow(storage)
         self.fallback = fallback

@@ -22,6 +22,7 @@ import time
 from opentelemetry import context, propagate, trace
 from opentelemetry.semconv.attributes import error_attributes, http_attributes, url_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sample_service.core.errors import error_body, report_unhandled_error
@@ -41,12 +42,12 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
-def _span_attributes(scope: Scope, method: str) -> dict[str, object]:
+def _span_attributes(scope: Scope, method: str) -> dict[str, AttributeValue]:
     """The required (and the present conditionally required) attributes of the stable HTTP
     server conventions. The recommended ones (client and server address, user agent,
     protocol version) are left out: every attribute is paid for on every request and again
     when the span is encoded, and the access record has the client address."""
-    attributes: dict[str, object] = {
+    attributes: dict[str, AttributeValue] = {
         http_attributes.HTTP_REQUEST_METHOD: method,
         url_attributes.URL_SCHEME: scope.get("scheme", "http"),
         url_attributes.URL_PATH: scope["path"],

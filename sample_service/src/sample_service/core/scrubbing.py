@@ -12,7 +12,7 @@ the second, for what a driver, a library or a future change puts there anyway:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 SCRUBBED = "[scrubbed]"
 
@@ -54,8 +54,11 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def scrub_sentry_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
-    """sentry_sdk `before_send` (and `before_breadcrumb`): the whole event, exception
-    messages and breadcrumbs included, scrubbed."""
-    result: dict[str, Any] = scrub(event)
+_Event = TypeVar("_Event")
+
+
+def scrub_sentry_event(event: _Event, hint: object) -> _Event:
+    """sentry_sdk `before_send` (an Event) and `before_breadcrumb` (a Breadcrumb): the
+    whole of it, exception messages and breadcrumbs included, scrubbed."""
+    result: _Event = scrub(event)
     return result

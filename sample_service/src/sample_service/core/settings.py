@@ -13,6 +13,8 @@ from typing import Annotated, Self
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sample_service import telemetry_contract as contract
+
 # HS256 keys and bearer tokens shorter than this can be brute-forced offline (RFC 7518
 # section 3.2 asks for a key at least as long as the hash output, 256 bits).
 MIN_SECRET_BYTES = 32
@@ -27,7 +29,7 @@ class Settings(BaseSettings):
     service_name: str = Field("sample-service", min_length=1, max_length=64)
     environment: str = "development"
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(contract.PORT, ge=1, le=65535)
     # Gunicorn worker count; `python -m sample_service` always serves with one process.
     web_concurrency: int = Field(2, ge=1, le=64)
 
@@ -65,7 +67,7 @@ class Settings(BaseSettings):
     # Per e-mail address, over login and registration.
     account_rate_limit_per_minute: int = Field(5, ge=1)
 
-    upstream_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000/health/live")
+    upstream_url: AnyHttpUrl = AnyHttpUrl(f"http://127.0.0.1:{contract.PORT}/health/live")
     upstream_timeout_seconds: float = Field(2.0, gt=0, le=60)
 
     sentry_dsn: SecretStr | None = None

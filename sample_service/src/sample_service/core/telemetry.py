@@ -25,10 +25,10 @@ from sample_service import __version__
 from sample_service.core.settings import Settings
 
 # Encoding a batch to protobuf is pure Python on the exporter thread and holds the GIL:
-# a request needing it meanwhile waits (up to the 5 ms switch interval). 128 spans are
-# ~2.5 ms of encoding, the SDK's 512 ~9 ms; measured in process, 32, 128 and 512 add the
-# same CPU a request within the spread, 128 and 512 the least one-connection p99
-# (bench/service_overhead/README.md). OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
+# a request needing it meanwhile waits (up to the 5 ms switch interval). A batch smaller
+# than the SDK's 512 shortens that hold at no CPU cost a request; the figures are in
+# bench/service_overhead/README.md ("The tail at one connection, and the batch size").
+# OTEL_BSP_MAX_EXPORT_BATCH_SIZE still wins.
 DEFAULT_EXPORT_BATCH_SIZE = 128
 
 
@@ -111,7 +111,7 @@ def instrument_engine(provider: TracerProvider, engine: AsyncEngine) -> None:
         .get_meter(__name__)
         .create_up_down_counter("db.client.connections.usage", unit="connections")
     )
-    _EngineTracer(
+    _EngineTracer(  # type: ignore[no-untyped-call]  # EngineTracer.__init__ is unannotated
         provider.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
         engine.sync_engine,
         connections_usage,
@@ -133,4 +133,7 @@ class _EngineTracer(EngineTracer):
     """
 
     def _operation_name(self, db_name: str | None, statement: object) -> str:
-        return str(super()._operation_name(None if self.vendor == "sqlite" else db_name, statement))
+        name = super()._operation_name(  # type: ignore[no-untyped-call]  # unannotated upstream
+            None if self.vendor == "sqlite" else db_name, statement
+        )
+        return str(name)

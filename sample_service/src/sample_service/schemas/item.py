@@ -79,10 +79,10 @@ class ItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
-    name: Name = None  # type: ignore[assignment]
-    description: Description = None  # type: ignore[assignment]
-    price: Price = None  # type: ignore[assignment]
-    quantity: Quantity = None  # type: ignore[assignment]
+    name: Name = None  # type: ignore[assignment]  # None is "not sent": its default is never validated, a null sent is refused
+    description: Description = None  # type: ignore[assignment]  # None is "not sent": its default is never validated, a null sent is refused
+    price: Price = None  # type: ignore[assignment]  # None is "not sent": its default is never validated, a null sent is refused
+    quantity: Quantity = None  # type: ignore[assignment]  # None is "not sent": its default is never validated, a null sent is refused
 
 
 class ItemRead(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from sample_service import telemetry_contract as contract
 from sample_service.api.deps import State
+from sample_service.api.responses import Responses
 from sample_service.schemas.health import HealthReport
 from sample_service.services import health
 
@@ -13,7 +15,7 @@ from sample_service.services import health
 class HealthResponse(JSONResponse):
     """Tells the OpenAPI schema (and the client) the media type: application/health+json."""
 
-    media_type = "application/health+json"
+    media_type = contract.HEALTH_MEDIA_TYPE
 
 
 router = APIRouter(prefix="/health", tags=["health"], default_response_class=HealthResponse)
@@ -29,7 +31,9 @@ def _respond(report: HealthReport) -> Response:
 
 
 # Documented with the route's media type, application/health+json.
-_FAILING = {503: {"model": HealthReport, "description": "the database failed (status fail)"}}
+_FAILING: Responses = {
+    503: {"model": HealthReport, "description": "the database failed (status fail)"}
+}
 
 
 @router.get("/live", response_model=HealthReport)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import BackgroundTasks, Path, Query, Request, Response, status
 
 from sample_service.api.deps import CurrentUser, SessionDep, State, v1_router
-from sample_service.api.responses import BODY_ERRORS, UNAUTHORIZED, error
+from sample_service.api.responses import BODY_ERRORS, UNAUTHORIZED, Responses, error
 from sample_service.api.state import AppState
 from sample_service.models.base import MAX_ID
 from sample_service.schemas.item import ItemCreate, ItemPage, ItemRead, ItemUpdate
@@ -16,8 +16,8 @@ from sample_service.services import audit, items
 router = v1_router("items", "items")
 
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
-_NOT_FOUND = {404: error("no such item")}
-_OWNER_ONLY = {**UNAUTHORIZED, 403: error("not the owner"), **_NOT_FOUND}
+_NOT_FOUND: Responses = {404: error("no such item")}
+_OWNER_ONLY: Responses = {**UNAUTHORIZED, 403: error("not the owner"), **_NOT_FOUND}
 
 
 @router.get("")

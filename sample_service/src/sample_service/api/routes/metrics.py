@@ -6,11 +6,11 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Response
 
 from sample_service.api.deps import State
-from sample_service.api.responses import error
+from sample_service.api.responses import Responses, error
 
 router = APIRouter(tags=["metrics"])
 
-_EXPOSITION = {
+_EXPOSITION: Responses = {
     200: {
         "description": "Prometheus text format, or OpenMetrics when Accept asks for it",
         "content": {
