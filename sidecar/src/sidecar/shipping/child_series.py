@@ -24,7 +24,7 @@ from sidecar.shipping.config import SourceConfig
 
 class CurrentSeries(Collector):
     def __init__(self, path: str, sources: Sequence[SourceConfig]) -> None:
-        self._files = MultiProcessCollector(None, path=path)
+        self._files = MultiProcessCollector(None, path=path)  # type: ignore[no-untyped-call]  # unannotated upstream
         self.follow(sources)
 
     def follow(self, sources: Sequence[SourceConfig]) -> None:
@@ -34,7 +34,8 @@ class CurrentSeries(Collector):
 
     def collect(self) -> Iterable[Metric]:
         sources, recorded = self._sources, self._recorded
-        for metric in self._files.collect():
+        merged: Iterable[Metric] = self._files.collect()  # type: ignore[no-untyped-call]  # unannotated upstream
+        for metric in merged:
             metric.samples = [
                 sample
                 for sample in metric.samples

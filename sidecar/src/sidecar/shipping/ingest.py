@@ -110,11 +110,10 @@ class Ingest:
         now_ns = time.time_ns()
         malformed: dict[str, int] = {}
         levels: dict[str, int] = {}
-        segment = segment_id = None
-        if chunk.end_offset is not None:
-            # Registered after the loop, with its count, before any batch can carry it.
-            segment = Segment(gen.acks, chunk.end_offset, 0)
-            segment_id = self._segments.new_id()
+        chunk_end = chunk.end_offset
+        # The entries carry their chunk's segment id; the segment is registered after
+        # the loop, with its count, before any batch can carry it.
+        segment_id = None if chunk_end is None else self._segments.new_id()
         staged = 0
         size_total = 0
         empty = 0
@@ -173,18 +172,17 @@ class Ingest:
                     gen, parsed, start, segment_id, now_ns, levels, malformed
                 )
                 staged += 1
-        if segment is not None:
+        if chunk_end is not None and segment_id is not None:
             floor = None if docker is None else docker.floor(key)
-            if floor is not None and floor < segment.end_offset:
-                # A restart must re-read a held line from its first part.
-                segment.end_offset = floor
-            segment.pending = staged
+            # A restart must re-read a held line from its first part.
+            end_offset = chunk_end if floor is None else min(floor, chunk_end)
+            segment = Segment(gen.acks, end_offset, staged)
             self._segments.hold(segment_id, segment)
             gen.acks.append(segment)
-            if segment.end_offset > gen.observed:
-                gen.observed = segment.end_offset
+            if end_offset > gen.observed:
+                gen.observed = end_offset
             if chunk.lines and not skipped_by_index and not final:
-                gen.last_line, gen.last_line_end = chunk.lines[-1], chunk.end_offset
+                gen.last_line, gen.last_line_end = chunk.lines[-1], chunk_end
         self._m.count_chunk(read, levels, malformed, empty)
         if staged:
             self._staged(size_total)
