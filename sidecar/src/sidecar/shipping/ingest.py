@@ -15,12 +15,14 @@ lines into a chunk of records before this stage reads it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from sidecar.shipping.acks import Segment, SegmentTable
+from sidecar.shipping.config import SourceConfig
 from sidecar.shipping.docker_partials import DockerLines
 from sidecar.shipping.entries import ENTRY_OVERHEAD, ENTRY_OVERHEAD_META, Entry, Parsed
+from sidecar.shipping.generation import Generation
 from sidecar.shipping.labels import StreamLabels
 from sidecar.shipping.linereader import TRUNCATED, Chunk, truncated_text
 from sidecar.shipping.multiline import FirstLineParser, MultilineJoiner
@@ -37,13 +39,13 @@ _new_entry = tuple.__new__
 class Observer(Protocol):
     """What the access-log recorder offers: one call per line read."""
 
-    def observe(self, line: str, record: Any) -> None: ...
+    def observe(self, line: str, record: Mapping[str, Any] | None) -> None: ...
 
 
 class Ingest:
     def __init__(
         self,
-        parse: Callable[[str], Parsed] | Any,
+        parse: Callable[[str], Parsed],
         text: TextParser,
         labels: StreamLabels,
         max_line_bytes: int,
@@ -72,7 +74,7 @@ class Ingest:
         self._multiline = multiline
 
     @classmethod
-    def for_source(cls, source: Any, max_line_bytes: int, **kwargs: Any) -> Ingest:
+    def for_source(cls, source: SourceConfig, max_line_bytes: int, **kwargs: Any) -> Ingest:
         parse = make_parser(source)
         if source.multiline is not None:
             kwargs["multiline"] = MultilineJoiner(
@@ -189,7 +191,7 @@ class Ingest:
 
     def _stage_one(
         self,
-        gen: Any,
+        gen: Generation,
         parsed: Parsed,
         line_start: int,
         segment_id: int | None,
