@@ -24,7 +24,7 @@ class ProcessMetrics(Collector):
 
     def add(self, name: str, pid: Callable[[], int | None]) -> None:
         """Also report the process `pid()` names (none while it returns None)."""
-        self._others.append((name, ProcessCollector(pid=pid, registry=None)))
+        self._others.append((name, ProcessCollector(pid=_proc_entry(pid), registry=None)))
 
     def collect(self) -> Iterable[Metric]:
         families = {metric.name: metric for metric in self._main.collect()}
@@ -39,6 +39,17 @@ class ProcessMetrics(Collector):
                     if family is not None:
                         family.samples.append(sample)
         return families.values()
+
+
+def _proc_entry(pid: Callable[[], int | None]) -> Callable[[], int | str]:
+    """ProcessCollector reads /proc/<entry>/; while there is no process, an entry /proc
+    never holds, so it reports nothing, as for a process that has just exited."""
+
+    def entry() -> int | str:
+        current = pid()
+        return "none" if current is None else current
+
+    return entry
 
 
 def new_registry() -> tuple[CollectorRegistry, ProcessMetrics]:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 
 from sidecar.accesslog.config import AccessLogConfig
 from sidecar.accesslog.metrics import metrics_for
@@ -42,7 +42,7 @@ class AccessLogRecorder:
         self._service_name = service_name
         self._metrics = metrics_for(registry)
         self._routes = RouteMapper(config.routes, config.max_routes)
-        self._series: dict[tuple[str, str, str], Any] = {}
+        self._series: dict[tuple[str, str, str], Histogram] = {}
         self._reasons_logged: set[str] = set()
         # Known label values exist at 0 from the start, so a dashboard shows 0 rather
         # than "No data" and increase() in an alert sees the first bad line.
@@ -67,7 +67,7 @@ class AccessLogRecorder:
             return
         self._histogram(request).observe(request.duration_seconds)
 
-    def _histogram(self, request: Request) -> Any:
+    def _histogram(self, request: Request) -> Histogram:
         method = request.method.upper()
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD

@@ -44,9 +44,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            # The pure-Python parser of SafeLoader marks its events with yaml.Mark.
+            mark: yaml.Mark | None = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
             raise yaml.constructor.ConstructorError(
-                None, None, "aliases (*name) are not allowed in the services file", event.start_mark
+                None, None, "aliases (*name) are not allowed in the services file", mark
             )
         return super().compose_node(parent, index)
 

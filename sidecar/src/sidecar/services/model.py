@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
     AfterValidator,
@@ -128,6 +128,17 @@ class LogSource(_Strict):
         )
 
 
+class _CheckFields(TypedDict):
+    """What every sidecar check takes from a services-file health entry."""
+
+    name: str
+    service_name: str
+    interval_seconds: float
+    timeout_seconds: float
+    failure_threshold: int
+    critical: bool
+
+
 class HealthCheck(_Strict):
     """One URL the sidecar probes: http(s):// for a request, tcp://host:port for a connect."""
 
@@ -141,7 +152,7 @@ class HealthCheck(_Strict):
 
     def sidecar_check(self, service_name: str) -> HttpCheck | TcpCheck:
         """The sidecar's check for this entry; ValidationError if the sidecar would refuse it."""
-        common = {
+        common: _CheckFields = {
             "name": f"{service_name}-{self.name}",
             "service_name": service_name,
             "interval_seconds": self.interval_seconds,
@@ -232,8 +243,8 @@ class Service(_Strict):
             raise ValueError(
                 f"logs: source {source!r} is used twice; give each log a distinct `source`"
             )
-        if check := _first_repeated([check.name for check in self.health]):
-            raise ValueError(f"health: the check name {check!r} is used twice")
+        if repeated := _first_repeated([check.name for check in self.health]):
+            raise ValueError(f"health: the check name {repeated!r} is used twice")
         for index, log in enumerate(self.logs):
             try:
                 log.sidecar_source(self.name)

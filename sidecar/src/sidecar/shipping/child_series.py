@@ -32,7 +32,7 @@ HEADER_BYTES = 8
 class CurrentSeries(Collector):
     def __init__(self, path: str, sources: Sequence[SourceConfig]) -> None:
         self._path = path
-        self._files = MultiProcessCollector(None, path=path)
+        self._files = MultiProcessCollector(None, path=path)  # type: ignore[no-untyped-call]  # unannotated upstream
         self.follow(sources)
 
     def _complete_files(self) -> list[str]:
@@ -52,7 +52,8 @@ class CurrentSeries(Collector):
 
     def collect(self) -> Iterable[Metric]:
         sources, recorded = self._sources, self._recorded
-        for metric in self._files.merge(self._complete_files(), accumulate=True):
+        merged: Iterable[Metric] = self._files.merge(self._complete_files(), accumulate=True)  # type: ignore[no-untyped-call]  # unannotated upstream
+        for metric in merged:
             metric.samples = [
                 sample
                 for sample in metric.samples

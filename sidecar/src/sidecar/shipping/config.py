@@ -9,9 +9,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sidecar.accesslog.config import AccessLogConfig
 
@@ -58,7 +66,7 @@ class LokiConfig(_Strict):
 
     @field_validator("bearer_token")
     @classmethod
-    def _one_auth(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+    def _one_auth(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and info.data.get("basic_auth") is not None:
             raise ValueError("set either basic_auth or bearer_token, not both")
         return value
@@ -118,7 +126,7 @@ class TextFormat(_Strict):
 
     @field_validator("level_pattern", "timestamp_pattern")
     @classmethod
-    def _compiles_with_group(cls, value: str | None, info: Any) -> str | None:
+    def _compiles_with_group(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return value
         group = "level" if info.field_name == "level_pattern" else "timestamp"

@@ -10,16 +10,18 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import cramjam
 import orjson
 
+from sidecar.shipping.entries import Metadata
 from sidecar.shipping.proto import push_pb2
 
 # (timestamp ns, line, structured metadata or None, ...): extra items are ignored.
-EntryData = tuple[Any, ...]
+EntryData = tuple[int, str, Metadata | None, *tuple[object, ...]]
 Streams = Sequence[tuple[str, dict[str, str], Sequence[EntryData]]]
+E = TypeVar("E", bound=EntryData)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +75,19 @@ ENCODERS: dict[str, Callable[[Streams], Body]] = {
 
 
 def encode_isolating(
-    encode: Callable[[Streams], Body], streams: Streams
-) -> tuple[Body | None, list[Any], list[Any], Exception | None]:
+    encode: Callable[[Streams], Body], streams: Sequence[tuple[str, dict[str, str], Sequence[E]]]
+) -> tuple[Body | None, list[E], list[E], Exception | None]:
     """The body, the entries in it, the entries that could not be encoded, and the
     first error (None when the batch encoded whole)."""
     try:
         return encode(streams), [e for _, _, entries in streams for e in entries], [], None
     except Exception as exc:  # an entry the encoder cannot take: find it, keep the rest
         first_error = exc
-    good_streams: list[tuple[str, dict[str, str], list[Any]]] = []
-    good: list[Any] = []
-    bad: list[Any] = []
+    good_streams: list[tuple[str, dict[str, str], list[E]]] = []
+    good: list[E] = []
+    bad: list[E] = []
     for rendered, labels, entries in streams:
-        kept = []
+        kept: list[E] = []
         for entry in entries:
             try:
                 encode([(rendered, labels, [entry])])

@@ -15,12 +15,14 @@ lines into a chunk of records before this stage reads it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from sidecar.shipping.acks import Segment, SegmentTable
+from sidecar.shipping.config import SourceConfig
 from sidecar.shipping.docker_partials import DockerLines
 from sidecar.shipping.entries import ENTRY_OVERHEAD, ENTRY_OVERHEAD_META, Entry, Parsed
+from sidecar.shipping.generation import Generation
 from sidecar.shipping.labels import StreamLabels
 from sidecar.shipping.linereader import TRUNCATED, Chunk, truncated_text
 from sidecar.shipping.multiline import FirstLineParser, MultilineJoiner
@@ -37,13 +39,13 @@ _new_entry = tuple.__new__
 class Observer(Protocol):
     """What the access-log recorder offers: one call per line read."""
 
-    def observe(self, line: str, record: Any) -> None: ...
+    def observe(self, line: str, record: Mapping[str, Any] | None) -> None: ...
 
 
 class Ingest:
     def __init__(
         self,
-        parse: Callable[[str], Parsed] | Any,
+        parse: Callable[[str], Parsed],
         text: TextParser,
         labels: StreamLabels,
         max_line_bytes: int,
@@ -72,7 +74,7 @@ class Ingest:
         self._multiline = multiline
 
     @classmethod
-    def for_source(cls, source: Any, max_line_bytes: int, **kwargs: Any) -> Ingest:
+    def for_source(cls, source: SourceConfig, max_line_bytes: int, **kwargs: Any) -> Ingest:
         parse = make_parser(source)
         if source.multiline is not None:
             kwargs["multiline"] = MultilineJoiner(
@@ -110,11 +112,10 @@ class Ingest:
         now_ns = time.time_ns()
         malformed: dict[str, int] = {}
         levels: dict[str, int] = {}
-        segment = segment_id = None
-        if chunk.end_offset is not None:
-            # Registered after the loop, with its count, before any batch can carry it.
-            segment = Segment(gen.acks, chunk.end_offset, 0)
-            segment_id = self._segments.new_id()
+        chunk_end = chunk.end_offset
+        # The entries carry their chunk's segment id; the segment is registered after
+        # the loop, with its count, before any batch can carry it.
+        segment_id = None if chunk_end is None else self._segments.new_id()
         staged = 0
         size_total = 0
         empty = 0
@@ -173,25 +174,24 @@ class Ingest:
                     gen, parsed, start, segment_id, now_ns, levels, malformed
                 )
                 staged += 1
-        if segment is not None:
+        if chunk_end is not None and segment_id is not None:
             floor = None if docker is None else docker.floor(key)
-            if floor is not None and floor < segment.end_offset:
-                # A restart must re-read a held line from its first part.
-                segment.end_offset = floor
-            segment.pending = staged
+            # A restart must re-read a held line from its first part.
+            end_offset = chunk_end if floor is None else min(floor, chunk_end)
+            segment = Segment(gen.acks, end_offset, staged)
             self._segments.hold(segment_id, segment)
             gen.acks.append(segment)
-            if segment.end_offset > gen.observed:
-                gen.observed = segment.end_offset
+            if end_offset > gen.observed:
+                gen.observed = end_offset
             if chunk.lines and not skipped_by_index and not final:
-                gen.last_line, gen.last_line_end = chunk.lines[-1], chunk.end_offset
+                gen.last_line, gen.last_line_end = chunk.lines[-1], chunk_end
         self._m.count_chunk(read, levels, malformed, empty)
         if staged:
             self._staged(size_total)
 
     def _stage_one(
         self,
-        gen: Any,
+        gen: Generation,
         parsed: Parsed,
         line_start: int,
         segment_id: int | None,

@@ -65,7 +65,7 @@ def main(status_fd: int, parent_pid: int) -> int:
     logs.configure(config.log_level)
     # Before any metric exists: every value goes to the parent's directory, one file
     # per metric type, named by METRICS_ID.
-    values.ValueClass = values.MultiProcessValue(lambda: METRICS_ID)
+    values.ValueClass = values.MultiProcessValue(lambda: METRICS_ID)  # type: ignore[no-untyped-call]  # unannotated upstream
     registry = CollectorRegistry()
     service = ShippingService(
         config.loki,

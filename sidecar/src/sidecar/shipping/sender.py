@@ -27,7 +27,7 @@ from sidecar.logs import Throttled
 from sidecar.shipping.acks import SegmentTable
 from sidecar.shipping.anchor_gate import AnchorGate
 from sidecar.shipping.batcher import Batch
-from sidecar.shipping.encoding import ENCODERS, Body, Streams, encode_isolating
+from sidecar.shipping.encoding import ENCODERS, Body, encode_isolating
 from sidecar.shipping.entries import Entry
 from sidecar.shipping.labels import StreamLabels
 from sidecar.shipping.loki_client import Attempt, LokiClient, sleep_unless
@@ -69,7 +69,7 @@ class Sender:
     async def send(self, batch: Batch, before: list[asyncio.Future[None]]) -> None:
         stream, entries = batch
         entries.sort(key=_TS)
-        streams: Streams = [(stream, self._labels.as_dict(stream), entries)]
+        streams = [(stream, self._labels.as_dict(stream), entries)]
         # Encoded while the previous batch of the same stream is still on the wire;
         # sent only after it finished, so a stream's entries reach Loki in order.
         body, good, bad, error = encode_isolating(self._encode, streams)

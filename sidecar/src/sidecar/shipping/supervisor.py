@@ -120,7 +120,7 @@ class ShippingSupervisor:
     async def reconfigure(self, child: ChildConfig) -> None:
         """Ship `child`'s sources from now on (see the module's guarantees)."""
         await self._stop_child()
-        mark_process_dead(METRICS_ID, self.metrics_dir)
+        mark_process_dead(METRICS_ID, self.metrics_dir)  # type: ignore[no-untyped-call]  # unannotated upstream
         self._config = child.encode()
         self._idle = not child.sources
         self._series.follow(child.sources)
@@ -156,7 +156,7 @@ class ShippingSupervisor:
             self._restarts.labels(SELF_SERVICE_NAME, reason).inc()
             # Its gauges (backlog, files held open, stalled) described a process that
             # is gone; the next child sets its own.
-            mark_process_dead(METRICS_ID, self.metrics_dir)
+            mark_process_dead(METRICS_ID, self.metrics_dir)  # type: ignore[no-untyped-call]  # unannotated upstream
             if time.monotonic() - started >= STABLE_AFTER_SECONDS:
                 failures = 0
             delay = min(BACKOFF_MAX_SECONDS, BACKOFF_MIN_SECONDS * 2**failures)
