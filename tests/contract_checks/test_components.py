@@ -283,16 +283,7 @@ def _health_endpoints() -> list[Any]:
     aggregate, with one entry per check it runs)."""
     pairs = [(c, path) for c in COMPONENTS for path in CONTRACT.health.endpoints]
     pairs.append(("sidecar", "/health"))
-    known = pytest.mark.xfail(
-        strict=True,
-        reason="the sidecar's /health/live answers application/json, not "
-        "application/health+json: its own pass fixes it (sidecar/src is being reshaped on "
-        "other branches)",
-    )
-    return [
-        pytest.param(*pair, marks=known) if pair == ("sidecar", "/health/live") else pair
-        for pair in pairs
-    ]
+    return pairs
 
 
 @pytest.mark.parametrize(("component", "path"), _health_endpoints())

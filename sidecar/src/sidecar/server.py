@@ -53,7 +53,7 @@ def build_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def live(_: Request) -> Response:
-        return JSONResponse({"status": "pass"})
+        return JSONResponse({"status": "pass"}, media_type=MEDIA_TYPE)
 
     async def ready_route(_: Request) -> Response:
         status, body = readiness_body(*ready())
