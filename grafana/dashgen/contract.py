@@ -72,6 +72,13 @@ LOG_FILES_REFUSED = _metric("log_files_refused")
 ACCESS_LOG_COLLAPSED = _metric("access_log_collapsed")
 LOG_LAST_SHIPPED = _metric("log_last_shipped")
 LOG_MESSAGES = _metric("log_messages")
+# The sidecar's own state: its series carry the sidecar's own service_name.
+SHIPPING_PROCESS_UP = _metric("shipping_process_up")
+SHIPPING_RESTARTS = _metric("shipping_restarts")
+SERVICES_FILE_OK = _metric("services_file_reload_successful")
+_SIDECAR = _CONTRACT.components["sidecar"]
+assert _SIDECAR.service_name is not None, "the contract names the sidecar's service_name"
+SIDECAR_SERVICE: str = _SIDECAR.service_name
 
 # Sidecar health aggregation.
 HEALTH_CHECK_UP = _metric("health_check_up")

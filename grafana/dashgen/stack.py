@@ -22,6 +22,10 @@ from grafana.dashgen.contract import (
     LOG_SHIP_REQUESTS,
     LOG_SOURCE_STALLED,
     LOGS_UID,
+    SERVICES_FILE_OK,
+    SHIPPING_PROCESS_UP,
+    SHIPPING_RESTARTS,
+    SIDECAR_SERVICE,
     STACK_UID,
 )
 from grafana.dashgen.dashboard import Dashboard, Row
@@ -31,6 +35,8 @@ from grafana.dashgen.promql import SERVICE, quantile, rate, sel, sum_by
 PROM = Datasource("prometheus", "prometheus_datasource")
 LOKI = Datasource("loki", "loki_datasource")
 SOURCE = ("source",)
+# The sidecar's own series (not the chosen service's).
+OWN = f'service_name="{SIDECAR_SERVICE}"'
 
 
 def _sidecar_row() -> Row:
@@ -117,6 +123,35 @@ def _sidecar_row() -> Row:
                 "s",
                 PROM,
                 Query(quantile(0.95, LOG_SHIP_DURATION, SOURCE, SERVICE), legend="{{source}}"),
+            ),
+            timeseries(
+                "Shipping process",
+                "The sidecar ships from a process of its own, restarted with a backoff when it "
+                "dies or hangs: 1 while it runs and reports ready, and its restarts by reason "
+                "(LogShippingProcessFailing follows repeated ones). For every watched service.",
+                "short",
+                PROM,
+                Query(f"min({sel(SHIPPING_PROCESS_UP, OWN)})", legend="up"),
+                Query(
+                    sum_by(
+                        ("reason",),
+                        f"increase({sel(SHIPPING_RESTARTS, OWN)}[$__rate_interval])",
+                    ),
+                    legend="restarts: {{reason}}",
+                ),
+                min=0,
+            ),
+            stat(
+                "Services file in force",
+                "1 while the sidecar runs the services file as it is; 0 while it cannot use "
+                "the file and runs the last good one (ServicesFileRejected; its /health/ready "
+                "names the service and field). Empty when no services file is configured.",
+                "short",
+                PROM,
+                Query(f"min({sel(SERVICES_FILE_OK, OWN)})", instant=True),
+                thresholds=Thresholds("red", ((1, "green"),)),
+                width=12,
+                height=8,
             ),
             stat(
                 "Since last shipped",

@@ -115,8 +115,19 @@ def live_stack(workdir: Path) -> Iterator[LiveStack]:
         logs = stack.enter_context(loki(workdir))
         service = stack.enter_context(sample_service(workdir, traces.otlp_http_url))
         inbox = stack.enter_context(oncall(workdir))
+        # The sidecar follows a services file, as compose's does (its sources are the
+        # fixture's own here, so the file lists none): the stack dashboard shows its state.
+        services_file = workdir / "sidecar-services.yaml"
+        services_file.write_text('{"services": []}\n')
         side = stack.enter_context(
-            sidecar(workdir, logs.push_url, service, ACCESS_LOG_SERVICE, inbox.extra["log_file"])
+            sidecar(
+                workdir,
+                logs.push_url,
+                service,
+                ACCESS_LOG_SERVICE,
+                inbox.extra["log_file"],
+                services_file,
+            )
         )
         am = stack.enter_context(alertmanager(workdir, inbox.url))
         config, dropped = local_fast_run(

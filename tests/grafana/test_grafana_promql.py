@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from grafana.dashgen.contract import SIDECAR_SERVICE
 from tests.grafana.model import LABEL_VALUES, Target, substitute, targets, variable_queries
 from tests.grafana.promql_ast import (
     LINT_VALUES,
@@ -28,6 +29,8 @@ PROMETHEUS_TARGETS = targets("prometheus")
 # per-target series Prometheus synthesises, describe the stack, not a service:
 # no service_name filter.
 STACK_SERIES_PREFIXES = ("prometheus_", "alertmanager_", "oncall_", "up", "scrape_")
+# The sidecar's own series (its shipping process, its services file), pinned to its own name.
+OWN = {"name": "service_name", "type": "=", "value": SIDECAR_SERVICE}
 
 
 def test_the_dashboards_have_prometheus_queries() -> None:
@@ -46,7 +49,7 @@ def test_target_promql_rule_and_rate_interval_rule(promql_parser: str, target: T
 def test_service_series_are_selected_by_service_name(promql_parser: str, target: Target) -> None:
     ast = parse(promql_parser, substitute(target.expr, LINT_VALUES))
     for selector in selectors(ast):
-        if selector["name"].startswith(STACK_SERIES_PREFIXES):
+        if selector["name"].startswith(STACK_SERIES_PREFIXES) or OWN in selector["matchers"]:
             continue
         wanted = {"name": "service_name", "type": "=", "value": LINT_VALUES["service_name"]}
         assert wanted in selector["matchers"], f"{target}: {selector['name']}"
