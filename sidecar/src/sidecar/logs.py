@@ -1,4 +1,4 @@
-"""The sidecar's own logs: JSON lines on stdout with the DESIGN.md field names."""
+"""The sidecar's own logs: JSON lines on stdout with the contract's log record fields."""
 
 from __future__ import annotations
 

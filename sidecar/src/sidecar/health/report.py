@@ -22,7 +22,7 @@ from sidecar.health.state import CheckState
 
 
 def rfc3339(timestamp: float) -> str:
-    """UTC with milliseconds, as in DESIGN.md's log records."""
+    """UTC with milliseconds, as in the contract's log records (contract/README.md)."""
     moment = datetime.fromtimestamp(timestamp, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -25,7 +25,7 @@ from sidecar.accesslog.config import AccessLogConfig
 
 _GLOB_MAGIC = re.compile(r"[*?[]")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-# The sidecar sets these itself on every stream (DESIGN.md: low-cardinality stream labels).
+# The sidecar sets these itself on every stream (contract/README.md, Loki streams).
 RESERVED_LABELS = frozenset({"service_name", "level", "source"})
 
 
@@ -108,7 +108,7 @@ class ShippingConfig(_Strict):
 
 
 class JsonFields(_Strict):
-    """Where a JSON record keeps the fields the sidecar reads (DESIGN.md names by default)."""
+    """Where a JSON record keeps the fields the sidecar reads (the contract's by default)."""
 
     timestamp: str = "timestamp"
     level: str = "level"

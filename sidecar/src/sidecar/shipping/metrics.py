@@ -1,4 +1,4 @@
-"""The sidecar_log_* series (DESIGN.md names, plus the sidecar's own additions).
+"""The sidecar_log_* series (contract/README.md, "Exported by sidecar").
 
 Every series carries the watched service's name and the source. They are written by
 the shipping process (or thread) and served at the main process's /metrics
@@ -72,7 +72,7 @@ class ShippingMetrics:
         )
         self.spool_bytes = Gauge(
             contract.LOG_SPOOL.name,
-            "Bytes held in a disk spool: none is built, always 0 (DESIGN.md name kept).",
+            "Bytes held in a disk spool: none is built, always 0 (the contract's name, kept).",
             contract.LOG_SPOOL.labels,
             multiprocess_mode="livesum",
             registry=registry,
