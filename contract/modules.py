@@ -2,7 +2,7 @@
 
 sample_service, oncall and the sidecar build their images from their own folders, so
 they cannot read contract/telemetry.yaml at run time. Each gets a plain module of
-constants instead, written here and checked for staleness by tests/contract: a rename
+constants instead, written here and checked for staleness by tests/contract_checks: a rename
 in telemetry.yaml reaches the package's code through `python -m contract`.
 """
 
@@ -20,6 +20,7 @@ LINE = 100
 TARGETS = {
     "sample_service": REPO / "sample_service/src/sample_service/telemetry_contract.py",
     "oncall": REPO / "oncall/src/oncall/telemetry_contract.py",
+    "sidecar": REPO / "sidecar/src/sidecar/telemetry_contract.py",
 }
 
 _HEAD = '''\
@@ -27,7 +28,7 @@ _HEAD = '''\
 
 The telemetry contract's facts {component} uses: this package's image is built from its
 own folder, so it cannot read contract/telemetry.yaml at run time.
-tests/contract/test_contract_file.py fails while this file is stale.
+tests/contract_checks/test_contract_file.py fails while this file is stale.
 """
 
 from __future__ import annotations

@@ -237,11 +237,13 @@ def test_the_sidecar_marks_the_metrics_it_derives_from_an_access_log(stack: Stac
 
 def test_the_sidecar_s_own_constants_are_the_contract_s() -> None:
     # Imported, not read from its output: the values a test above cannot provoke
-    # (every known method; the default port, which tests always override).
+    # (every known method; the default port, which tests always override). The generated
+    # module is checked for staleness; this checks the code takes its values from it.
     from sidecar.accesslog.metrics import DURATION_BUCKETS
+    from sidecar.accesslog.parsers import OTHER_STATUS
     from sidecar.accesslog.recorder import KNOWN_METHODS, OTHER_METHOD, TELEMETRY_SOURCE
     from sidecar.accesslog.routes import UNMATCHED_ROUTE
-    from sidecar.metrics import SELF_SERVICE_NAME
+    from sidecar.health.healthjson import MEDIA_TYPE
 
     from sidecar.config import ServerConfig
 
@@ -250,8 +252,9 @@ def test_the_sidecar_s_own_constants_are_the_contract_s() -> None:
     assert (http.other_method, http.unmatched_route) == (OTHER_METHOD, UNMATCHED_ROUTE)
     assert CONTRACT.metric("http_duration").buckets == DURATION_BUCKETS
     assert CONTRACT.labels["telemetry_source"].values == (TELEMETRY_SOURCE,)
+    assert http.other_status == OTHER_STATUS
     assert ServerConfig().port == CONTRACT.components["sidecar"].port
-    assert CONTRACT.components["sidecar"].service_name == SELF_SERVICE_NAME
+    assert CONTRACT.health.media_type == MEDIA_TYPE
 
 
 def _check_health(url: str) -> list[str]:

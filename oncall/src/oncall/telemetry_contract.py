@@ -2,7 +2,7 @@
 
 The telemetry contract's facts oncall uses: this package's image is built from its
 own folder, so it cannot read contract/telemetry.yaml at run time.
-tests/contract/test_contract_file.py fails while this file is stale.
+tests/contract_checks/test_contract_file.py fails while this file is stale.
 """
 
 from __future__ import annotations

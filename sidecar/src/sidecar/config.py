@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sidecar import telemetry_contract as contract
 from sidecar.health.config import HealthConfig
 from sidecar.shipping.config import LokiConfig, ShippingConfig, SourceConfig
 
@@ -39,7 +40,7 @@ class _Strict(BaseModel):
 
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 9105
+    port: Annotated[int, Field(ge=0, le=65535)] = contract.PORT
 
 
 class ServicesFileConfig(_Strict):

@@ -1,4 +1,4 @@
-"""The sidecar's own logs: JSON lines on stdout with the DESIGN.md field names."""
+"""The sidecar's own logs: JSON lines on stdout with the contract's log record fields."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-from sidecar.metrics import SELF_SERVICE_NAME
+from sidecar import telemetry_contract as contract
 
 
 class _Formatter(JsonFormatter):
@@ -21,7 +21,7 @@ class _Formatter(JsonFormatter):
         log_data["timestamp"] = f"{whole}.{int(record.msecs):03d}Z"
         log_data["level"] = record.levelname.lower()
         log_data["logger"] = record.name
-        log_data["service_name"] = SELF_SERVICE_NAME
+        log_data["service_name"] = contract.SERVICE_NAME
         super().add_fields(log_data, record, message_dict)
         # uvicorn adds an ANSI-coloured copy of its message; JSON readers do not want it.
         log_data.pop("color_message", None)

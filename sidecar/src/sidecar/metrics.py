@@ -9,7 +9,7 @@ from prometheus_client.core import Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-SELF_SERVICE_NAME = "sidecar"
+from sidecar import telemetry_contract as contract
 
 
 class ProcessMetrics(Collector):
@@ -30,12 +30,12 @@ class ProcessMetrics(Collector):
         families = {metric.name: metric for metric in self._main.collect()}
         for metric in families.values():
             for sample in metric.samples:
-                sample.labels["service_name"] = SELF_SERVICE_NAME
+                sample.labels["service_name"] = contract.SERVICE_NAME
         for name, collector in self._others:
             for metric in collector.collect():
                 family = families.get(metric.name)
                 for sample in metric.samples:
-                    sample.labels.update(service_name=SELF_SERVICE_NAME, process=name)
+                    sample.labels.update(service_name=contract.SERVICE_NAME, process=name)
                     if family is not None:
                         family.samples.append(sample)
         return families.values()

@@ -52,7 +52,7 @@ class AccessLogConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # json: one object a line with DESIGN.md's access fields.
+    # json: one object a line with the contract's access fields (contract/README.md).
     # combined: NCSA common/combined log format with the request time appended (nginx style).
     format: Literal["json", "combined"]
     # Tried in order, first match wins: a template such as "/users/{id}" or {regex, route}.

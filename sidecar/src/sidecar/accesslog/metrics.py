@@ -12,43 +12,40 @@ from weakref import WeakKeyDictionary
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-# DESIGN.md: SLO latency thresholds are bucket boundaries, so these are fixed.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+from sidecar import telemetry_contract as contract
+
+# SLO latency thresholds are bucket boundaries (contract/README.md), so a services file's
+# threshold is checked against these.
+DURATION_BUCKETS = contract.HTTP_DURATION.buckets
 
 
 class AccessLogMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.duration = Histogram(
-            "http_server_request_duration_seconds",
+            contract.HTTP_DURATION.name,
             "Duration of HTTP server requests, derived from the service's access log.",
-            [
-                "http_request_method",
-                "http_route",
-                "http_response_status_code",
-                "service_name",
-                "telemetry_source",
-            ],
+            contract.HTTP_DURATION.labels,
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
         self.unparsed = Counter(
-            "sidecar_access_log_unparsed_total",
+            contract.ACCESS_LOG_UNPARSED.name,
             "Access-log lines that could not be read as a request, by reason.",
-            ["service_name", "reason"],
+            contract.ACCESS_LOG_UNPARSED.labels,
             registry=registry,
         )
         self.collapsed = Counter(
-            "sidecar_access_log_collapsed_total",
+            contract.ACCESS_LOG_COLLAPSED.name,
             "Access-log requests recorded under a catch-all label value to bound the series "
             "(route too long, past max_routes, past max_series), by reason.",
-            ["service_name", "reason"],
+            contract.ACCESS_LOG_COLLAPSED.labels,
             registry=registry,
         )
         self.skipped = Counter(
-            "sidecar_access_log_skipped_total",
+            contract.ACCESS_LOG_SKIPPED.name,
             "JSON records in an access-log source that carry no request fields "
             "(application logs sharing the file).",
-            ["service_name"],
+            contract.ACCESS_LOG_SKIPPED.labels,
             registry=registry,
         )
 

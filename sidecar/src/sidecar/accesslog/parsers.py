@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sidecar import telemetry_contract as contract
+
 # Common or combined log format, then the request time as the last field, as nginx writes
 # with `log_format timed '$remote_addr - $remote_user [$time_local] "$request" $status
 # $body_bytes_sent "$http_referer" "$http_user_agent" $request_time'`.
@@ -42,7 +44,7 @@ class UnparsedLine(ValueError):
 
 
 # Status codes outside 100-599 are recorded under this one value.
-OTHER_STATUS = "other"
+OTHER_STATUS = contract.OTHER_STATUS
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Request:
 
 
 def parse_json_record(record: Mapping[str, Any] | None) -> Request | None:
-    """The request in a DESIGN.md access record, or None for a non-access record."""
+    """The request in an access record (contract/README.md), or None for a non-access record."""
     if record is None:
         raise UnparsedLine(NOT_JSON, "the line is not a JSON object")
     method = record.get("http_request_method")

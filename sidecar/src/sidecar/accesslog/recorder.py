@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 
+from sidecar import telemetry_contract as contract
 from sidecar.accesslog.config import AccessLogConfig
 from sidecar.accesslog.metrics import metrics_for
 from sidecar.accesslog.parsers import (
@@ -22,12 +23,11 @@ from sidecar.accesslog.routes import UNMATCHED_ROUTE, RouteMapper
 
 logger = logging.getLogger(__name__)
 
-TELEMETRY_SOURCE = "access_log"
-# OpenTelemetry's http.request.method convention: unknown methods collapse to _OTHER.
-KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-)
-OTHER_METHOD = "_OTHER"
+# The contract has one value for it; unpacking fails at import if it ever has more.
+(TELEMETRY_SOURCE,) = contract.TELEMETRY_SOURCE_VALUES
+# OpenTelemetry's http.request.method convention: unknown methods collapse to one value.
+KNOWN_METHODS = frozenset(contract.KNOWN_METHODS)
+OTHER_METHOD = contract.OTHER_METHOD
 MAX_SERIES = "max_series"
 COLLAPSE_REASONS = ("route_too_long", "max_routes", MAX_SERIES)
 # Past max_series, a request whose (method, "unmatched", status) is new too lands here.

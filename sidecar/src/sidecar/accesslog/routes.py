@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
+from sidecar import telemetry_contract as contract
 from sidecar.accesslog.config import MAX_ROUTE_LENGTH, RegexRoute, template_regex
 
 # Every path that no configured route matches is recorded under this one route; the same
-# value the sample service uses (DESIGN.md), so dashboards and alerts see one value
+# value the sample service uses (the contract's), so dashboards and alerts see one value
 # whichever source the telemetry came from.
-UNMATCHED_ROUTE = "unmatched"
+UNMATCHED_ROUTE = contract.UNMATCHED_ROUTE
 ROUTE_TOO_LONG = "route_too_long"
 MAX_ROUTES = "max_routes"
 

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 import orjson
 
+from sidecar import telemetry_contract as contract
+
 Status = Literal["pass", "warn", "fail"]
 
-MEDIA_TYPE = "application/health+json"
+MEDIA_TYPE = contract.HEALTH_MEDIA_TYPE
 
 # The draft accepts these aliases for the libraries that predate it (Terminus, Spring Boot).
 _STATUS_ALIASES: dict[str, Status] = {

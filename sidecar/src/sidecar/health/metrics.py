@@ -1,4 +1,4 @@
-"""The sidecar_health_* series of DESIGN.md, labelled with the watched service's name.
+"""The sidecar_health_* series (contract/README.md), labelled with the watched service's name.
 
 A collector that reads the checks' state when scraped: the series always agree with
 /health, and a thousand checks cost no per-run metric updates and no per-series
@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sidecar import telemetry_contract as contract
 from sidecar.health.healthjson import Status
 from sidecar.health.state import CheckState
 
-STATUSES: tuple[Status, ...] = ("pass", "warn", "fail")
+STATUSES: tuple[Status, ...] = contract.HEALTH_STATUSES
 
 
 def aggregate_status(states: Iterable[CheckState]) -> Status:
@@ -58,24 +59,24 @@ class HealthCollector(Collector):
     def _families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
-                "sidecar_health_check_up",
+                contract.HEALTH_CHECK_UP.name,
                 "1 while the check passes (pass or warn), 0 while it fails or has not run yet.",
                 # critical lets an alert page on exactly the checks that fail the aggregate.
-                labels=["service_name", "check", "critical"],
+                labels=contract.HEALTH_CHECK_UP.labels,
             ),
             GaugeMetricFamily(
-                "sidecar_health_check_status",
+                contract.HEALTH_CHECK_STATUS.name,
                 "1 on the check's current published status (pass, warn or fail), 0 on the others.",
-                labels=["service_name", "check", "status"],
+                labels=contract.HEALTH_CHECK_STATUS.labels,
             ),
             GaugeMetricFamily(
-                "sidecar_health_check_duration_seconds",
+                contract.HEALTH_CHECK_DURATION.name,
                 "How long the check's latest run took (up to its timeout).",
-                labels=["service_name", "check"],
+                labels=contract.HEALTH_CHECK_DURATION.labels,
             ),
             GaugeMetricFamily(
-                "sidecar_health_status",
+                contract.HEALTH_STATUS.name,
                 "1 on the watched service's aggregate status (pass, warn or fail), 0 otherwise.",
-                labels=["service_name", "status"],
+                labels=contract.HEALTH_STATUS.labels,
             ),
         ]

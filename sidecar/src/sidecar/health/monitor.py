@@ -29,14 +29,16 @@ logger = logging.getLogger(__name__)
 # Checks start spread over their interval, at most this far apart, so a thousand of
 # them do not all fire in the same instant and stall the loop that answers /health...
 MAX_START_SPACING = 0.01
-# ...but in batches on this grid: probes that run together share the loop's wake-ups,
-# which roughly halves the CPU per probe compared with each starting on its own tick,
-# while a batch (~10 probes at 1,000 checks per 10 s) is too small to hold up /health.
+# ...but in batches on this grid: probes that run together share the loop's wake-ups
+# (one wake-up per probe was a profile finding: bench/health_fanout/README.md,
+# "Profile"), while a batch (~10 probes at 1,000 checks per 10 s) is too small to hold
+# up /health.
 START_GRID = 0.1
 # HTTP checks share an httpx transport in groups of this size. httpcore's pool scans all its
 # connections and queued requests on every request, so one pool for a thousand checks
 # (dozens of them hanging) grows quadratically costly; a transport per check instead adds
-# ~22 objects per check that every full GC pass must walk, stalling the loop.
+# objects that every full GC pass must walk, stalling the loop
+# (bench/health_fanout/README.md, "Profile").
 CHECKS_PER_TRANSPORT = 25
 
 
@@ -197,7 +199,8 @@ class HealthMonitor:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    # Building one costs ~0.1 s (it loads the CA bundle); every transport shares it.
+    # Building one loads and parses the CA bundle, too slow to repeat per transport
+    # (bench/health_fanout/README.md, "Profile").
     return httpx.create_ssl_context()
 
 

@@ -22,7 +22,7 @@ from sidecar.health.state import CheckState
 
 
 def rfc3339(timestamp: float) -> str:
-    """UTC with milliseconds, as in DESIGN.md's log records."""
+    """UTC with milliseconds, as in the contract's log records (contract/README.md)."""
     moment = datetime.fromtimestamp(timestamp, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -32,8 +32,8 @@ def render(states: Iterable[CheckState]) -> tuple[int, bytes]:
     states = list(states)
     status = aggregate_status(states)
     # Each check's member of "checks" is serialized once per run and the body spliced
-    # from those bytes: /health is read more often than most checks run, and dumping a
-    # thousand entry dicts on every read was most of what serving it cost.
+    # from those bytes: /health is read more often than most checks run
+    # (bench/health_fanout/README.md, "Profile").
     checks = b",".join(_cached_member(state) for state in states)
     body = b'{"status":"%s","description":%s,"checks":{%s}}' % (
         status.encode(),

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from sidecar import telemetry_contract as contract
 from sidecar.config import SidecarConfig
-from sidecar.metrics import SELF_SERVICE_NAME
 from sidecar.services.derive import with_services
 from sidecar.services.loader import ServicesFileError, parse_bytes, read
 
@@ -59,18 +59,18 @@ class ServicesFileWatcher:
         self._applied: str | None = None  # digest of the content running now
         self.error: str | None = None
         self._ok = Gauge(
-            "sidecar_services_file_last_reload_successful",
+            contract.SERVICES_FILE_RELOAD_SUCCESSFUL.name,
             "1 if the services file as it is now runs; 0 while it cannot be used and the "
             "last good one runs instead.",
-            ["service_name"],
+            contract.SERVICES_FILE_RELOAD_SUCCESSFUL.labels,
             registry=registry,
-        ).labels(SELF_SERVICE_NAME)
+        ).labels(contract.SERVICE_NAME)
         self._when = Gauge(
-            "sidecar_services_file_last_reload_success_timestamp_seconds",
+            contract.SERVICES_FILE_RELOAD_TIMESTAMP.name,
             "When the running services file was read and applied.",
-            ["service_name"],
+            contract.SERVICES_FILE_RELOAD_TIMESTAMP.labels,
             registry=registry,
-        ).labels(SELF_SERVICE_NAME)
+        ).labels(contract.SERVICE_NAME)
 
     # -- at start ----------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from sidecar.accesslog.config import AccessLogConfig
 
 _GLOB_MAGIC = re.compile(r"[*?[]")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-# The sidecar sets these itself on every stream (DESIGN.md: low-cardinality stream labels).
+# The sidecar sets these itself on every stream (contract/README.md, Loki streams).
 RESERVED_LABELS = frozenset({"service_name", "level", "source"})
 
 
@@ -75,7 +75,8 @@ class LokiConfig(_Strict):
 class ShippingConfig(_Strict):
     positions_file: Path = Path("/var/lib/sidecar/positions.json")
     # Enough for max_in_flight full batches and the next ones; the rest waits in the
-    # files. Small enough that both processes stay under 150 MB while catching up.
+    # files. Small enough that both processes keep to the memory target while catching
+    # up (bench/log_shipping/README.md, "Issue 11b").
     buffer_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 24 * 1024 * 1024
     max_line_bytes: Annotated[int, Field(ge=256)] = 256 * 1024
     scan_interval_seconds: Annotated[float, Field(gt=0, le=1.0)] = 1.0
@@ -90,7 +91,7 @@ class ShippingConfig(_Strict):
     stall_after_seconds: Annotated[float, Field(gt=0)] = 60.0
     # Where shipping runs: a child process of its own (its garbage collections and
     # CPU cannot hold up /health and the probes), or a thread of the main process
-    # (one process less, ~50 MB less memory). sidecar/README.md "Processes".
+    # (one process less, less memory). sidecar/README.md "Processes".
     isolation: Literal["process", "thread"] = "process"
     # A shipping process that sent no ready status this long (hung, or a loop of it
     # died) is killed and started again. Longer than shutdown_deadline_seconds, since a
@@ -108,7 +109,7 @@ class ShippingConfig(_Strict):
 
 
 class JsonFields(_Strict):
-    """Where a JSON record keeps the fields the sidecar reads (DESIGN.md names by default)."""
+    """Where a JSON record keeps the fields the sidecar reads (the contract's by default)."""
 
     timestamp: str = "timestamp"
     level: str = "level"

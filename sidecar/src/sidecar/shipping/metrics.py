@@ -1,4 +1,4 @@
-"""The sidecar_log_* series (DESIGN.md names, plus the sidecar's own additions).
+"""The sidecar_log_* series (contract/README.md, "Exported by sidecar").
 
 Every series carries the watched service's name and the source. They are written by
 the shipping process (or thread) and served at the main process's /metrics
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-_BASE = ("service_name", "source")
+from sidecar import telemetry_contract as contract
 
 
 class ShippingMetrics:
@@ -20,93 +20,96 @@ class ShippingMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.lines_read = Counter(
-            "sidecar_log_lines_read_total", "Lines read from log sources.", _BASE, registry=registry
+            contract.LOG_LINES_READ.name,
+            "Lines read from log sources.",
+            contract.LOG_LINES_READ.labels,
+            registry=registry,
         )
         self.lines_shipped = Counter(
-            "sidecar_log_lines_shipped_total",
+            contract.LOG_LINES_SHIPPED.name,
             "Lines Loki acknowledged.",
-            _BASE,
+            contract.LOG_LINES_SHIPPED.labels,
             registry=registry,
         )
         self.lines_joined = Counter(
-            "sidecar_log_lines_joined_total",
+            contract.LOG_LINES_JOINED.name,
             "Lines shipped inside a multiline record after its first line "
             "(read = entries shipped or dropped + joined).",
-            _BASE,
+            contract.LOG_LINES_JOINED.labels,
             registry=registry,
         )
         self.lines_dropped = Counter(
-            "sidecar_log_lines_dropped_total",
+            contract.LOG_LINES_DROPPED.name,
             "Lines that will never reach Loki, by reason.",
-            (*_BASE, "reason"),
+            contract.LOG_LINES_DROPPED.labels,
             registry=registry,
         )
         self.lines_malformed = Counter(
-            "sidecar_log_lines_malformed_total",
+            contract.LOG_LINES_MALFORMED.name,
             "Lines shipped despite bad input (not JSON, invalid UTF-8, truncated...), by reason.",
-            (*_BASE, "reason"),
+            contract.LOG_LINES_MALFORMED.labels,
             registry=registry,
         )
         self.ship_requests = Counter(
-            "sidecar_log_ship_requests_total",
+            contract.LOG_SHIP_REQUESTS.name,
             "Push requests to Loki, by outcome.",
-            (*_BASE, "outcome"),
+            contract.LOG_SHIP_REQUESTS.labels,
             registry=registry,
         )
         self.ship_duration = Histogram(
-            "sidecar_log_ship_duration_seconds",
+            contract.LOG_SHIP_DURATION.name,
             "Duration of one push request to Loki.",
-            _BASE,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            contract.LOG_SHIP_DURATION.labels,
+            buckets=contract.LOG_SHIP_DURATION.buckets,
             registry=registry,
         )
         self.backlog_bytes = Gauge(
-            "sidecar_log_backlog_bytes",
+            contract.LOG_BACKLOG.name,
             "Bytes written to the source but not yet acknowledged by Loki.",
-            _BASE,
+            contract.LOG_BACKLOG.labels,
             multiprocess_mode="livesum",
             registry=registry,
         )
         self.spool_bytes = Gauge(
-            "sidecar_log_spool_bytes",
-            "Bytes held in a disk spool: none is built, always 0 (DESIGN.md name kept).",
-            _BASE,
+            contract.LOG_SPOOL.name,
+            "Bytes held in a disk spool: none is built, always 0 (the contract's name, kept).",
+            contract.LOG_SPOOL.labels,
             multiprocess_mode="livesum",
             registry=registry,
         )
         self.held_open_bytes = Gauge(
-            "sidecar_log_held_open_bytes",
+            contract.LOG_HELD_OPEN.name,
             "Size of files rotated away (state=rotated) or deleted (state=deleted) that the "
             "sidecar keeps open until drained; deleted ones hold disk space until then.",
-            (*_BASE, "state"),
+            contract.LOG_HELD_OPEN.labels,
             multiprocess_mode="livesum",
             registry=registry,
         )
         self.source_stalled = Gauge(
-            "sidecar_log_source_stalled",
+            contract.LOG_SOURCE_STALLED.name,
             "1 while the source has a backlog and nothing was acknowledged for "
             "stall_after_seconds although Loki answers.",
-            _BASE,
+            contract.LOG_SOURCE_STALLED.labels,
             multiprocess_mode="livesum",
             registry=registry,
         )
         self.files_refused = Counter(
-            "sidecar_log_files_refused_total",
+            contract.LOG_FILES_REFUSED.name,
             "Matched paths not tailed: symlink outside the allowed roots, not a regular "
             "file, or on /proc, /sys or /dev; by reason.",
-            (*_BASE, "reason"),
+            contract.LOG_FILES_REFUSED.labels,
             registry=registry,
         )
         self.last_shipped_timestamp = Gauge(
-            "sidecar_log_last_shipped_timestamp_seconds",
+            contract.LOG_LAST_SHIPPED.name,
             "Timestamp of the newest entry Loki acknowledged.",
-            _BASE,
+            contract.LOG_LAST_SHIPPED.labels,
             multiprocess_mode="max",
             registry=registry,
         )
         self.messages = Counter(
-            "sidecar_log_messages_total",
+            contract.LOG_MESSAGES.name,
             "Lines read, by log level.",
-            (*_BASE, "level"),
+            contract.LOG_MESSAGES.labels,
             registry=registry,
         )

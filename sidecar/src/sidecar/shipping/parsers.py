@@ -35,7 +35,7 @@ KNOWN_LEVELS = frozenset(
 
 
 # Parsed built in C (tuple.__new__) on the per-line path: a NamedTuple's own __new__ is a
-# Python function, ~0.1 µs a line more.
+# Python function (its cost: bench/log_shipping/README.md, "Named types").
 _new = tuple.__new__
 
 # trace_id/span_id longer than this are not ids (W3C: 32 and 16 hex digits); they stay in

@@ -63,10 +63,11 @@ class ReadLoop:
                 # CPython starts a young collection when allocations outnumber
                 # deallocations by a threshold; a buffer that frees old entries as fast
                 # as it makes new ones never gets there, so young objects pile up to the
-                # buffer's size and are then walked in one pause of tens of ms that
-                # stops every thread of the process (the /health loop's too). Collected
-                # after each chunk, a pass walks only what the chunk made, and the
-                # entries (tuples of atoms) leave the GC's lists for good.
+                # buffer's size and are then walked in one long pause that stops every
+                # thread of the process (the /health loop's too). Collected after each
+                # chunk, a pass walks only what the chunk made, and the entries (tuples
+                # of atoms) leave the GC's lists for good (bench/log_shipping/README.md,
+                # "Issue 11b").
                 gc.collect(0)
                 await asyncio.sleep(0)
         return progressed

@@ -37,7 +37,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.multiprocess import mark_process_dead
 
-from sidecar.metrics import SELF_SERVICE_NAME
+from sidecar import telemetry_contract as contract
 from sidecar.shipping.child_series import CurrentSeries
 from sidecar.shipping.config import ShippingConfig
 from sidecar.shipping.handover import HEARTBEAT_STALE_SECONDS, METRICS_ID, ChildConfig, Status
@@ -64,20 +64,20 @@ class ShippingSupervisor:
         # service_name="sidecar", as every series of the sidecar's own (its scrape job
         # honours labels, so it would add none).
         self._restarts = Counter(
-            "sidecar_shipping_restarts_total",
+            contract.SHIPPING_RESTARTS.name,
             "Restarts of the log-shipping process, by reason (exited: it ended on its "
             "own, e.g. a crash or kill; hung: no ready status for too long, killed).",
-            ["service_name", "reason"],
+            contract.SHIPPING_RESTARTS.labels,
             registry=registry,
         )
         for reason in RESTART_REASONS:
-            self._restarts.labels(SELF_SERVICE_NAME, reason)
+            self._restarts.labels(contract.SERVICE_NAME, reason)
         Gauge(
-            "sidecar_shipping_process_up",
+            contract.SHIPPING_PROCESS_UP.name,
             "1 while the log-shipping process runs and reports every shipping loop running.",
-            ["service_name"],
+            contract.SHIPPING_PROCESS_UP.labels,
             registry=registry,
-        ).labels(SELF_SERVICE_NAME).set_function(lambda: 1 if self.ready() else 0)
+        ).labels(contract.SERVICE_NAME).set_function(lambda: 1 if self.ready() else 0)
         self.unready_limit = child.shipping.unready_restart_seconds
         self.statuses: tuple[SourceStatus, ...] = ()
         self._proc: asyncio.subprocess.Process | None = None
@@ -153,7 +153,7 @@ class ShippingSupervisor:
             reason = await self._run_child()
             if reason is None:
                 return  # told to stop
-            self._restarts.labels(SELF_SERVICE_NAME, reason).inc()
+            self._restarts.labels(contract.SERVICE_NAME, reason).inc()
             # Its gauges (backlog, files held open, stalled) described a process that
             # is gone; the next child sets its own.
             mark_process_dead(METRICS_ID, self.metrics_dir)  # type: ignore[no-untyped-call]  # unannotated upstream

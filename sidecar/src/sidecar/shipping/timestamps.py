@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 _NS = 1_000_000_000
 # Second-resolution prefixes repeat for every line written in the same second; caching
-# them keeps RFC 3339 parsing off the profile.
+# them makes the per-line parse a dict lookup and a few slices.
 _prefix_cache: dict[str, int] = {}
 _PREFIX_CACHE_MAX = 4096
 _FRACTION = re.compile(r"[.,](\d+)")
@@ -29,7 +29,7 @@ def storable(ns: int) -> int | None:
 def parse_rfc3339(value: str) -> int | None:
     """`2026-11-25T16:45:07.123Z` (any fraction, Z or +hh:mm) -> ns; None if unparseable."""
     if len(value) == 24 and value[19] == "." and value[23] == "Z":
-        # DESIGN.md's own format (milliseconds, UTC): the hot path, kept short.
+        # The log contract's own format (milliseconds, UTC): the hot path, kept short.
         seconds = _prefix_cache.get(value[:19])
         millis = value[20:23]
         if seconds is not None and millis.isdigit():
@@ -89,7 +89,7 @@ def _parse_iso(value: str) -> int | None:
 
 def from_datetime(parsed: datetime) -> int | None:
     if parsed.tzinfo is None:
-        # A zone-less timestamp is read as UTC: the log contract (DESIGN.md) writes UTC.
+        # A zone-less timestamp is read as UTC: the log contract (contract/README.md) writes UTC.
         parsed = parsed.replace(tzinfo=UTC)
     try:
         delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
