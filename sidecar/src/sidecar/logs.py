@@ -8,28 +8,15 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
-
 from sidecar import telemetry_contract as contract
-
-
-class _Formatter(JsonFormatter):
-    def add_fields(
-        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
-    ) -> None:
-        whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        log_data["timestamp"] = f"{whole}.{int(record.msecs):03d}Z"
-        log_data["level"] = record.levelname.lower()
-        log_data["logger"] = record.name
-        log_data["service_name"] = contract.SERVICE_NAME
-        super().add_fields(log_data, record, message_dict)
-        # uvicorn adds an ANSI-coloured copy of its message; JSON readers do not want it.
-        log_data.pop("color_message", None)
+from sidecar.jsonlog import JsonLineFormatter
 
 
 def configure(level: str) -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_Formatter("%(message)s"))
+    # The stack's one JSON line formatter (jsonlog.py, a copy of contract/jsonlog.py); the
+    # sidecar adds no field of its own.
+    handler.setFormatter(JsonLineFormatter(contract.SERVICE_NAME))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
