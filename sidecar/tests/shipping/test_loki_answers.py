@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import subprocess
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from sidecar.shipping.encoding import encode_protobuf
 from sidecar.shipping.loki_client import LokiClient, parse_retry_after, sleep_unless
 
 from sidecar.config import LokiConfig
+from tests.support import require_binary
 from tests.support.loki_double import LokiDouble
 
 BODY = encode_protobuf([('{a="b"}', {"a": "b"}, [(1, "x", None)])])
@@ -59,3 +61,25 @@ async def test_sleep_unless_wakes_when_the_event_is_set():
     asyncio.get_running_loop().call_soon(event.set)
     assert await sleep_unless(event, 3600) is True
     assert await sleep_unless(asyncio.Event(), 0.001) is False
+
+
+async def test_insecure_skip_verify_accepts_an_untrusted_certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            require_binary("openssl", "apt-get install openssl"),
+            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    loki = LokiDouble()
+    loki.serve_tls(str(cert), str(key))
+    with loki:
+        client = LokiClient(LokiConfig(url=loki.url, tls={"insecure_skip_verify": True}))
+        attempt, _ = await client.attempt(BODY)
+        await client.close()
+    assert attempt.outcome == "success"
+    assert loki.lines() == ["x"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
@@ -141,7 +142,7 @@ def test_the_second_prefix_cache_is_bounded(monkeypatch):
         assert len(timestamps._prefix_cache) <= 2
 
 
-def test_an_offset_that_moves_a_date_out_of_range_is_none():
+def test_an_offset_date_outside_lokis_range_is_none():
     assert parse_with_format("0001-01-01 00:00 +0100", "%Y-%m-%d %H:%M %z") is None
     assert parse_with_format("9999-12-31 23:59 -0100", "%Y-%m-%d %H:%M %z") is None
     assert timestamps.from_datetime(datetime(1970, 1, 1, 0, 0, 1)) == 10**9  # zone-less: UTC
@@ -159,3 +160,8 @@ def test_epoch_microseconds_and_values_loki_cannot_store():
     assert parse_epoch(float("inf")) is None
     assert parse_epoch(0) is None
     assert parse_epoch(2.0**64) is None  # past 2262
+
+
+def test_the_allowed_root_of_a_glob_stops_at_its_first_wildcard_directory():
+    assert _source(paths=["/var/log/*/app.log", "/srv/a.log"]).roots() == ["/srv", "/var/log"]
+    assert _source(paths=["*.log"]).roots() == [os.path.realpath(".")]
