@@ -8,7 +8,9 @@ import os
 
 import orjson
 import pytest
+from sidecar.shipping import checkpoints as checkpoints_module
 from sidecar.shipping import positions as positions_module
+from sidecar.shipping.checkpoints import Checkpointer
 from sidecar.shipping.positions import Position, PositionsStore
 
 GOOD = {"path": "/logs/a.log", "offset": 8, "fingerprint": "ab", "fingerprint_len": 3}
@@ -89,3 +91,18 @@ def test_a_full_disk_keeps_the_old_checkpoint_and_leaves_no_temp_file(tmp_path, 
     monkeypatch.undo()
     assert store.load() == old
     assert [p.name for p in tmp_path.iterdir()] == ["positions.json"]
+
+
+async def test_a_checkpoint_that_cannot_be_written_is_logged_and_tried_again(tmp_path, caplog):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the positions directory should be")
+    store = PositionsStore(blocker / "positions.json")
+    snapshot = {"k": Position("/logs/a.log", 20, "ab", 3)}
+    checkpointer = Checkpointer(store, lambda: snapshot)
+    with caplog.at_level(logging.ERROR, logger=checkpoints_module.__name__):
+        await checkpointer.save()
+    assert [r.getMessage() for r in caplog.records] == ["cannot write positions"]
+    # Once the directory can be made, the same (unchanged) snapshot is written.
+    blocker.unlink()
+    await checkpointer.save()
+    assert store.load() == snapshot
