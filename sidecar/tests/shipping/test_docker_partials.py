@@ -156,3 +156,23 @@ def test_joiner_floor_is_the_oldest_held_first_part_across_streams() -> None:
     assert joiner.floor == 200
     assert joiner.drain()[0].data == b"err-a"
     assert joiner.floor is None
+
+
+async def test_a_line_that_is_not_a_docker_record_is_shipped_raw_at_read_time(harness):
+    before = _records("before", times=("2026-11-25T10:00:00.1Z",))
+    after = _records("after", times=("2026-11-25T10:00:01Z",))
+    # A hand-written line in a json-file log, with a Windows line end.
+    (harness.logs / "c-json.log").write_text("".join([*before, "not a record\r\n", *after]))
+    async with harness.running(harness.config(sources=[_docker_source(harness)])) as sidecar:
+        await harness.eventually(
+            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 3,
+            what="3 entries acknowledged",
+        )
+        malformed = harness.metric(
+            sidecar, "sidecar_log_lines_malformed_total", reason="not_docker_json"
+        )
+        assert malformed == 1
+    entries = {e.line: e.ts for e in _entries(harness)}
+    assert set(entries) == {"before", "not a record", "after"}
+    # No time of its own: stamped when read, which is after Docker's times in the file.
+    assert entries["not a record"] > entries["after"]

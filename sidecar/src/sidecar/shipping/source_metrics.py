@@ -46,7 +46,7 @@ class SourceMetrics:
 
     def dropped(self, reason: str, count: int) -> None:
         child = self._dropped.get(reason)
-        if child is None:
+        if child is None:  # pragma: no cover - source.py binds every reason it drops for
             child = self._dropped[reason] = self.all.lines_dropped.labels(
                 **self.base, reason=reason
             )
@@ -68,7 +68,7 @@ class SourceMetrics:
             self.all.messages.labels(**self.base, level=level).inc(count)
         for reason, count in malformed.items():
             child = self._malformed.get(reason)
-            if child is None:
+            if child is None:  # pragma: no cover - source.py binds its format's every reason
                 child = self._malformed[reason] = self.all.lines_malformed.labels(
                     **self.base, reason=reason
                 )
