@@ -35,7 +35,3 @@ class Entry(NamedTuple):
     meta: Metadata | None
     segment: int | None  # SegmentTable id, acknowledged when Loki answers for this entry
     size: int  # buffered bytes, ENTRY_OVERHEAD included
-
-
-def entry_size(line: str, meta: Metadata | None) -> int:
-    return len(line) + (ENTRY_OVERHEAD if meta is None else ENTRY_OVERHEAD_META)
