@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 from tests.support.loki_double import parse_labels
 
@@ -57,6 +58,67 @@ async def test_deleted_file_is_released(harness):
         path.unlink()
         await harness.eventually(lambda: not sidecar.shipping.pipelines[0].tailers, what="release")
         assert not os.path.exists(fd_link) or "app.log" not in os.readlink(fd_link)
+
+
+def _tailer_at(sidecar, path):  # type: ignore[no-untyped-def]
+    return next(
+        (t for t in sidecar.shipping.pipelines[0].tailers.values() if t.path == str(path)), None
+    )
+
+
+async def test_a_quiet_file_one_scan_misses_is_kept_until_rotate_wait_has_passed(harness):
+    # A rotation that shifts app.log.N up renames files between the glob and its stat, so a
+    # scan can miss a file that is still there. Long quiet and fully shipped, it used to be
+    # released in that very scan, and read again from 0 when the next scan found it.
+    path = harness.logs / "app.log"
+    path.write_text("".join(harness.json_line(n) for n in range(50)))
+    config = harness.config(shipping={"rotate_wait_seconds": 2.0})
+    async with harness.running(config) as sidecar:
+        await harness.eventually(lambda: len(harness.loki.lines()) == 50, what="50 lines")
+        tailer = _tailer_at(sidecar, path)
+        assert tailer is not None
+        await harness.eventually(
+            lambda: time.monotonic() - tailer.last_growth >= 2.0 and not tailer.acks.outstanding,
+            what="the file quiet for rotate_wait_seconds and acknowledged",
+        )
+        aside = harness.logs / "app.moving"  # outside the glob, as if between glob and stat
+        os.rename(path, aside)
+        await harness.eventually(lambda: tailer.detached_at is not None, what="a scan missing it")
+        assert tailer.key in sidecar.shipping.pipelines[0].tailers, "released at once"
+        os.rename(aside, path)
+        await harness.eventually(lambda: tailer.detached_at is None, what="found again")
+        with path.open("a") as handle:
+            handle.write(harness.json_line(50))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 51, what="line 50")
+    assert _lines(harness) == _expect(*range(51))
+    # Loki collapses a re-sent line; what was pushed shows a second read.
+    assert sum(r.entries for r in harness.loki.requests) == 51
+
+
+async def test_a_released_file_that_comes_back_is_not_read_again(harness):
+    path = harness.logs / "app.log"
+    path.write_text("".join(harness.json_line(n) for n in range(50)))
+    async with harness.running(harness.config()) as sidecar:
+        await harness.eventually(lambda: len(harness.loki.lines()) == 50, what="50 lines")
+        pipeline = sidecar.shipping.pipelines[0]
+        aside = harness.tmp_path / "app.log"  # left the glob for longer than rotate_wait
+        os.rename(path, aside)
+        await harness.eventually(lambda: not pipeline.tailers, what="the file released")
+        os.rename(aside, path)
+
+        def acknowledged() -> bool:
+            # Tracked again and all of it acknowledged: had it been read from 0, its lines
+            # would have been pushed by now.
+            tailer = _tailer_at(sidecar, path)
+            return tailer is not None and tailer.acks.committed == path.stat().st_size
+
+        await harness.eventually(acknowledged, what="the file tracked again")
+        with path.open("a") as handle:
+            handle.write(harness.json_line(50))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 51, what="line 50")
+    assert _lines(harness) == _expect(*range(51))
+    # Loki collapses a re-sent line; what was pushed shows a second read.
+    assert sum(r.entries for r in harness.loki.requests) == 51
 
 
 async def test_several_rotations_between_two_reads_lose_nothing_on_disk(harness):

@@ -3,9 +3,11 @@
 Files are tracked by inode, and their content by generation (generation.py).
 Guarantees:
 - **rename + create**: a renamed file keeps its inode and is read on; a file that left
-  every glob or was deleted stays open until it was quiet for rotate_wait_seconds, fully
-  read and fully acknowledged; only then is it closed (so the kernel keeps a deleted
-  file's data until it is shipped).
+  every glob or was deleted stays open until it has been gone, and quiet, for
+  rotate_wait_seconds, fully read and fully acknowledged; only then is it closed (so the
+  kernel keeps a deleted file's data until it is shipped). A file missed by one scan
+  (renamed between the glob and its stat, as a rotation shifts `app.log.N` up) is found
+  again by the next one and read on; a released file that comes back is not read again.
 - **copytruncate**: a truncated file restarts from 0 in a new generation; a new file
   whose content continues an ended generation (retired.py) takes it over and goes on
   from where it stood, with its in-flight lines, so the copy is not sent a second time.
@@ -174,7 +176,10 @@ class FileSet:
         if tailer.detached_at is None:
             tailer.detached_at = now
             log.info("file rotated away or deleted: draining it", extra={"path": tailer.path})
-        quiet = now - tailer.last_growth >= self.shipping.rotate_wait_seconds
+        # Counted from when it left too: a file long quiet that one scan missed must not
+        # be released (and, found again, read from 0) before the next scan sees it.
+        since = max(tailer.last_growth, tailer.detached_at)
+        quiet = now - since >= self.shipping.rotate_wait_seconds
         if not quiet or tailer.read_offset < tailer.size:
             return
         partial = tailer.reader.take_partial()
@@ -186,7 +191,9 @@ class FileSet:
             tailer.close()
             del self.tailers[tailer.key]
             self._forget(tailer)
-            self._retired.add(tailer.path, tailer.retire(), tailer.key)
+            # Released whole, not truncated: the same inode coming back (renamed into the
+            # glob again) is the same file and continues it.
+            self._retired.add(tailer.path, tailer.retire(), None)
             log.info("released drained file", extra={"path": tailer.path})
 
     # -- state for checkpoints and gauges -------------------------------------------

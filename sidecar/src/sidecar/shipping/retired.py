@@ -5,8 +5,9 @@ file was not found at start) is kept for at least RETIRED_MIN_SECONDS (and twice
 rotate_wait_seconds), at most RETIRED_MAX per source, and still checkpointed meanwhile;
 a new file whose content continues it (generation.continues_in: same head fingerprint,
 same last line at the same offset) takes it over once, with its acknowledged offset,
-in-flight lines and anchors, so what was read of it is not sent again. A generation is
-never handed back to the inode it came from.
+in-flight lines and anchors, so what was read of it is not sent again. A generation
+that ended in place (its file truncated, or a checkpoint that no longer fits its inode)
+is never handed back to the inode it came from: that inode holds new content now.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ class RetiredGenerations:
     def __init__(self, source_name: str, rotate_wait_seconds: float) -> None:
         self._source = source_name
         self._keep_for = max(RETIRED_MIN_SECONDS, 2 * rotate_wait_seconds)
-        # (expiry, path, generation, the key of the inode it came from)
-        self._retired: list[tuple[float, str, Generation, str]] = []
+        # (expiry, path, generation, the key of the inode it may not go back to)
+        self._retired: list[tuple[float, str, Generation, str | None]] = []
 
-    def add(self, path: str, gen: Generation, origin: str) -> None:
+    def add(self, path: str, gen: Generation, origin: str | None) -> None:
+        """Keep `gen` for a copy; `origin` is the inode key it ended in place on, or None
+        for a file released whole (which may come back as itself)."""
         if gen.fp_len == 0:
             return  # nothing to recognise a copy by
         self._retired.append((time.monotonic() + self._keep_for, path, gen, origin))
