@@ -154,6 +154,27 @@ async def test_restart_resumes_from_the_checkpoint(harness):
     assert sum(r.entries for r in harness.loki.requests) == 3  # only line 3 was re-read
 
 
+async def test_a_checkpointed_file_the_first_scan_misses_resumes_when_it_comes_back(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1) + harness.json_line(2))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+    aside = harness.tmp_path / "app.log"  # out of the glob while the sidecar starts
+    os.rename(path, aside)
+    async with harness.running(harness.config()) as sidecar:
+        pipeline = sidecar.shipping.pipelines[0]
+        await harness.eventually(
+            lambda: any("/retired:" in key for key in pipeline.positions()),
+            what="the checkpoint kept for the file not found",
+        )
+        os.rename(aside, path)
+        with path.open("a") as handle:
+            handle.write(harness.json_line(3))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 3, what="line 3")
+    # Only line 3 was read: the file is its own checkpoint's continuation.
+    assert sum(r.entries for r in harness.loki.requests) == 3
+
+
 def _positions(harness) -> dict:  # type: ignore[type-arg]
     return json.loads((harness.tmp_path / "positions.json").read_text())
 

@@ -100,9 +100,10 @@ class FileSet:
                     self._retired.add(position.path, from_position(position), self._key(dev_ino))
                 undecided.append((dev_ino, path, fd))
         if self._resume:
-            # Checkpoints of files not found: a copy of one may still turn up.
-            for key, position in self._resume.items():
-                self._retired.add(position.path, from_position(position), key)
+            # Checkpoints of files not found: a copy of one may still turn up, or the file
+            # itself (missed by this scan, or moved out of the globs and back).
+            for position in self._resume.values():
+                self._retired.add(position.path, from_position(position), None)
             self._resume.clear()
         now = time.monotonic()
         for tailer in list(self.tailers.values()):

@@ -30,7 +30,7 @@ class RetiredGenerations:
 
     def add(self, path: str, gen: Generation, origin: str | None) -> None:
         """Keep `gen` for a copy; `origin` is the inode key it ended in place on, or None
-        for a file released whole (which may come back as itself)."""
+        for a file released whole or not found (which may come back as itself)."""
         if gen.fp_len == 0:
             return  # nothing to recognise a copy by
         self._retired.append((time.monotonic() + self._keep_for, path, gen, origin))
