@@ -15,6 +15,8 @@ from sample_service.core.passwords import ARGON2ID_PARAMETERS, HashingBusyError,
 from sample_service.core.security import create_access_token, decode_access_token
 from sqlalchemy import text
 
+from tests.support.eventually import eventually
+
 SECRET = "test-secret-of-sufficient-length-0123456789"
 
 
@@ -196,14 +198,6 @@ async def test_hashing_does_not_block_the_event_loop() -> None:
     assert ticks - before > 1
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in 5 s")
-
-
 async def test_at_most_n_hashes_run_and_a_waiter_times_out_with_retry_after() -> None:
     hasher = PasswordHasher(concurrency=2, wait_seconds=0.2)
     release = threading.Event()
@@ -218,7 +212,7 @@ async def test_at_most_n_hashes_run_and_a_waiter_times_out_with_retry_after() ->
     hasher._hash.hash = held  # type: ignore[method-assign]  # a stand-in hash that holds its slot
     first = asyncio.create_task(hasher.hash("a"))
     second = asyncio.create_task(hasher.hash("b"))
-    await _until(lambda: started == 2)
+    await eventually(lambda: started == 2)
     with pytest.raises(HashingBusyError) as busy:
         await hasher.hash("c")  # both slots are held past the 0.2 s wait
     assert busy.value.retry_after_seconds == 1
@@ -241,12 +235,12 @@ async def test_a_cancelled_request_keeps_its_slot_until_its_hash_ends() -> None:
 
     hasher._hash.hash = held  # type: ignore[method-assign]  # a stand-in hash that holds its slot
     abandoned = asyncio.create_task(hasher.hash("a"))
-    await _until(started.is_set)
+    await eventually(started.is_set)
     abandoned.cancel()  # the client went away; its hash is still running
     with pytest.raises(HashingBusyError):
         await hasher.hash("b")
     release.set()
-    await _until(lambda: hasher._slots.locked() is False)
+    await eventually(lambda: hasher._slots.locked() is False)
     assert await hasher.hash("c") == "done"
     hasher.close()
 

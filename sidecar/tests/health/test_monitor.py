@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,6 +13,8 @@ from sidecar.health import monitor as monitor_module
 from sidecar.health.config import HealthConfig
 from sidecar.health.monitor import HealthMonitor
 from starlette.applications import Starlette
+
+from tests.support.eventually import eventually
 
 
 def _monitor(
@@ -31,12 +32,6 @@ async def _get_health(monitor: HealthMonitor) -> httpx.Response:
         transport=httpx.ASGITransport(app=app), base_url="http://sidecar"
     ) as client:
         return await client.get("/health")
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_pending_checks_make_a_warn_answer() -> None:
@@ -146,7 +141,7 @@ async def test_hanging_target_delays_neither_other_checks_nor_health(target: Any
     monitor = _monitor([*hanging, fast])
     runner = asyncio.create_task(monitor.run())
     try:
-        await _until(lambda: target.count("/fast") >= 5)
+        await eventually(lambda: target.count("/fast") >= 5)
         # The fast check has run five times while every hanging check's first run is open.
         assert all(target.count(f"/hang{i}") == 1 for i in range(5))
         assert all(monitor.state(f"hang{i}").pending for i in range(5))
@@ -155,7 +150,7 @@ async def test_hanging_target_delays_neither_other_checks_nor_health(target: Any
         assert body["checks"]["fast"][0]["status"] == "pass"
         assert body["checks"]["hang0"][0]["output"] == "not checked yet"
 
-        await _until(lambda: not monitor.state("hang4").pending)
+        await eventually(lambda: not monitor.state("hang4").pending)
         assert monitor.state("hang4").output == "timed out after 2 s"
         response = await _get_health(monitor)
         assert (response.status_code, response.json()["status"]) == (503, "fail")
@@ -169,7 +164,7 @@ async def test_hanging_target_delays_neither_other_checks_nor_health(target: Any
 async def test_run_with_no_checks_runs_until_cancelled() -> None:
     monitor = _monitor([])
     runner = asyncio.create_task(monitor.run())
-    await _until(lambda: monitor.running)
+    await eventually(lambda: monitor.running)
     assert not runner.done()
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -205,7 +200,7 @@ async def test_a_crashing_probe_fails_its_check_only(
     )
     runner = asyncio.create_task(monitor.run())
     try:
-        await _until(lambda: target.count("/b") >= 3)
+        await eventually(lambda: target.count("/b") >= 3)
         assert monitor.state("buggy").output == "internal error in the check: RuntimeError('bug')"
         assert monitor.state("fine").status == "pass"
         assert not runner.done()
@@ -303,7 +298,7 @@ async def test_reconfigure_keeps_unchanged_checks_and_their_state(target: Any) -
     runner = asyncio.create_task(monitor.run())
     try:
         kept = monitor.state("kept")
-        await _until(lambda: kept.consecutive_failures >= 2 and target.count("/r") >= 2)
+        await eventually(lambda: kept.consecutive_failures >= 2 and target.count("/r") >= 2)
         new = [
             kept_check,
             {"name": "changed", "url": target.answer("/c2")},
@@ -318,9 +313,9 @@ async def test_reconfigure_keeps_unchanged_checks_and_their_state(target: Any) -
         # The unchanged check is the same state: its flap counters go on from where they were.
         assert monitor.state("kept") is kept
         failures = kept.consecutive_failures
-        await _until(lambda: kept.consecutive_failures > failures)
+        await eventually(lambda: kept.consecutive_failures > failures)
         # New and changed checks run; the removed one's loop stopped (at most a run in flight).
-        await _until(lambda: target.count("/a") >= 5 and target.count("/c2") >= 5)
+        await eventually(lambda: target.count("/a") >= 5 and target.count("/c2") >= 5)
         assert target.count("/r") <= removed_runs + 1
         with pytest.raises(KeyError):
             monitor.state("removed")

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sidecar.app import Sidecar
 
 from sidecar.config import SidecarConfig
 from tests.support import free_port
+from tests.support.eventually import eventually
 from tests.support.loki_double import LokiDouble
+from tests.support.sidecar_in_process import running
 
 
 @pytest.fixture
@@ -69,29 +67,8 @@ class ServicesHarness:
                 f.truncate(0)
                 f.write(text)
 
-    @contextlib.asynccontextmanager
-    async def running(self, config: SidecarConfig) -> AsyncIterator[Sidecar]:
-        sidecar = Sidecar(config)
-        stop = asyncio.Event()
-        task = asyncio.create_task(sidecar.run(stop))
-        try:
-            await self.eventually(sidecar.ready, what="sidecar ready")
-            yield sidecar
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
-
-    @staticmethod
-    async def eventually(
-        predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"
-    ) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
+    running = staticmethod(running)
+    eventually = staticmethod(eventually)
 
 
 # Both ways of shipping: a reload restarts the shipping process (supervisor.reconfigure)

@@ -1,11 +1,8 @@
-"""Fixtures for the log-shipping tests: a Loki double and an in-process sidecar."""
+"""Fixtures for the log-shipping tests: a Loki double, fast configs, an in-process sidecar."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +12,9 @@ from sidecar.app import Sidecar
 
 from sidecar.config import SidecarConfig
 from tests.support import free_port
+from tests.support.eventually import eventually
 from tests.support.loki_double import LokiDouble
-
-
-@pytest.fixture
-def loki() -> Iterator[LokiDouble]:
-    with LokiDouble() as double:
-        yield double
+from tests.support.sidecar_in_process import running
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +25,12 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+@pytest.fixture
+def loki() -> Iterator[LokiDouble]:
+    with LokiDouble() as double:
+        yield double
 
 
 class Harness:
@@ -70,28 +69,8 @@ class Harness:
         }
         return SidecarConfig(**_merge(base, overrides))
 
-    @contextlib.asynccontextmanager
-    async def running(self, config: SidecarConfig) -> AsyncIterator[Sidecar]:
-        sidecar = Sidecar(config)
-        stop = asyncio.Event()
-        task = asyncio.create_task(sidecar.run(stop))
-        try:
-            await self.eventually(sidecar.ready, what="sidecar ready")
-            yield sidecar
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
-
-    @staticmethod
-    async def eventually(
-        predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
+    running = staticmethod(running)
+    eventually = staticmethod(eventually)
 
     @staticmethod
     def metric(sidecar: Sidecar, name: str, **labels: str) -> float:

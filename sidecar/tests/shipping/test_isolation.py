@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,12 +31,6 @@ from tests.support import free_port, wait_http
 from tests.support.loki_double import LokiDouble
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def loki() -> Iterator[LokiDouble]:
-    with LokiDouble() as double:
-        yield double
 
 
 class Running:

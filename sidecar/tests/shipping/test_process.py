@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -55,12 +54,6 @@ def _start(config: Path, stdout: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-@pytest.fixture
-def loki() -> Iterator[LokiDouble]:
-    with LokiDouble() as double:
-        yield double
 
 
 def _messages(loki: LokiDouble) -> list[str]:
