@@ -2,7 +2,8 @@
 
 `sidecar_process(workdir, loki_push_url, sources)` writes a config with short intervals,
 starts the sidecar, waits for /health/ready and stops it with SIGTERM on exit. `metric`
-reads one sample of its /metrics page.
+reads one sample of its /metrics page. Tests that kill and restart it themselves use
+`write_config` and `start`.
 """
 
 from __future__ import annotations
@@ -55,16 +56,14 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@contextmanager
-def sidecar_process(
+def write_config(
     workdir: Path,
     loki_push_url: str,
     sources: list[dict[str, Any]],
     overrides: Mapping[str, Any] | None = None,
-) -> Iterator[SidecarProcess]:
-    """The sidecar shipping `sources` to `loki_push_url`, with fast intervals."""
+) -> tuple[Path, int]:
+    """`workdir/sidecar.yaml` shipping `sources` with fast intervals; its path and port."""
     port = free_port()
-    positions = workdir / "sidecar-state" / "positions.json"
     config = _merge(
         {
             "server": {"host": "127.0.0.1", "port": port},
@@ -74,7 +73,7 @@ def sidecar_process(
                 "backoff": {"min_seconds": 0.05, "max_seconds": 1},
             },
             "shipping": {
-                "positions_file": str(positions),
+                "positions_file": str(workdir / "sidecar-state" / "positions.json"),
                 "scan_interval_seconds": 0.2,
                 "poll_interval_seconds": 0.05,
                 "rotate_wait_seconds": 0.5,
@@ -87,13 +86,32 @@ def sidecar_process(
     )
     config_path = workdir / "sidecar.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    log_path = workdir / "sidecar.out"
+    return config_path, port
+
+
+def start(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m sidecar run` on `config_path`, its output appended to `log_path`."""
     with log_path.open("ab") as out:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "sidecar", "run", "--config", str(config_path)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextmanager
+def sidecar_process(
+    workdir: Path,
+    loki_push_url: str,
+    sources: list[dict[str, Any]],
+    overrides: Mapping[str, Any] | None = None,
+) -> Iterator[SidecarProcess]:
+    """The sidecar shipping `sources` to `loki_push_url`, with fast intervals."""
+    config_path, port = write_config(workdir, loki_push_url, sources, overrides)
+    config = yaml.safe_load(config_path.read_text())
+    positions = Path(config["shipping"]["positions_file"])
+    log_path = workdir / "sidecar.out"
+    process = start(config_path, log_path)
     running = SidecarProcess(f"http://127.0.0.1:{port}", config_path, positions, log_path, process)
     try:
         wait_http(f"{running.url}/health/ready", timeout=60)

@@ -12,19 +12,18 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import free_port, wait_http
+from tests.support import wait_http
 from tests.support.loki import RunningLoki, line_counts, loki, now_ns
+from tests.support.sidecar_process import start as start_sidecar
+from tests.support.sidecar_process import write_config
 
 pytestmark = pytest.mark.integration
 SELECTOR = '{service_name="svc"}'
@@ -78,35 +77,11 @@ class Writer(threading.Thread):
         handle.close()
 
 
-def _config(tmp: Path, url: str, port: int) -> Path:
-    config = {
-        "server": {"port": port},
-        "loki": {
-            "url": url,
-            "batch_max_wait_seconds": 0.2,
-            "backoff": {"min_seconds": 0.1, "max_seconds": 1},
-        },
-        "shipping": {
-            "positions_file": str(tmp / "state" / "positions.json"),
-            "scan_interval_seconds": 0.1,
-            "poll_interval_seconds": 0.05,
-            "rotate_wait_seconds": 1,
-            "checkpoint_interval_seconds": 0.2,
-        },
-        "sources": [{"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}],
-    }
-    path = tmp / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def _start(config: Path, stdout: Path) -> subprocess.Popen[bytes]:
-    with stdout.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+def _config(tmp: Path, url: str) -> tuple[Path, int]:
+    source = {"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}
+    # Scans often and waits a second before releasing: the writer rotates every ~1 s.
+    shipping = {"scan_interval_seconds": 0.1, "rotate_wait_seconds": 1}
+    return write_config(tmp, url, [source], {"shipping": shipping})
 
 
 def _received(instance: RunningLoki) -> float:
@@ -149,10 +124,9 @@ def test_copytruncate_against_real_loki_pushes_each_line_once(tmp_path):
     total = 60_000
     (tmp_path / "logs").mkdir()
     with loki(tmp_path) as instance:
-        port = free_port()
-        config = _config(tmp_path, instance.push_url, port)
+        config, port = _config(tmp_path, instance.push_url)
         start = now_ns() - 60 * 10**9
-        process = _start(config, tmp_path / "sidecar.out")
+        process = start_sidecar(config, tmp_path / "sidecar.out")
         try:
             wait_http(f"http://127.0.0.1:{port}/health/ready")
             writer = Writer(tmp_path / "logs", total, seconds=15.0, modes=("copytruncate",))
@@ -194,11 +168,10 @@ def test_chaos_against_real_loki_loses_nothing_and_returns_nothing_twice(tmp_pat
     total = 60_000
     (tmp_path / "logs").mkdir()
     with loki(tmp_path) as instance:
-        port = free_port()
-        config = _config(tmp_path, instance.push_url, port)
+        config, port = _config(tmp_path, instance.push_url)
         start = now_ns() - 60 * 10**9
         out = tmp_path / "sidecar.out"
-        process = _start(config, out)
+        process = start_sidecar(config, out)
         writer = Writer(tmp_path / "logs", total, seconds=25.0, modes=("rename", "copytruncate"))
         kills = 0
         pushed_before = 0.0
@@ -213,7 +186,7 @@ def test_chaos_against_real_loki_loses_nothing_and_returns_nothing_twice(tmp_pat
                 if kills == 3:
                     pushed_before = _received(instance)  # Loki's counter restarts with it
                     instance.restart()  # Loki away for a moment, then back on its data
-                process = _start(config, out)
+                process = start_sidecar(config, out)
             writer.join(timeout=120)
             expected = {f"chaos {n:07d}" for n in range(total)}
             counts, seen = _read_back(instance, start, expected)
