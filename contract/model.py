@@ -117,6 +117,8 @@ class LogRecords(_Strict):
 
 
 class Loki(_Strict):
+    # The component that pushes the streams (its module gets their names).
+    shipped_by: Id
     stream_labels: tuple[Id, ...]
     structured_metadata: tuple[Text, ...]
 
@@ -205,6 +207,8 @@ class Contract(_Strict):
             if component.port in ports:
                 problems.append(f"components.{key}.port: also {ports[component.port]}'s")
             ports[component.port] = key
+        if self.loki.shipped_by not in self.components:
+            problems.append(f"loki.shipped_by: no component {self.loki.shipped_by!r}")
         references = [
             ("loki.stream_labels", self.loki.stream_labels),
             ("alerts.labels", self.alerts.labels),

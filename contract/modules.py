@@ -88,7 +88,8 @@ def _metric(name: str, metric: str, labels: tuple[str, ...], buckets: tuple[floa
 
 def render(contract: Contract, component: str) -> str:
     """The module for `component`: its port and own names, the health conventions, the
-    HTTP conventions when it exports request metrics, the closed value sets of the labels
+    Loki stream names when it ships logs, the HTTP conventions when it exports request
+    metrics, the closed value sets of the labels
     its metrics carry, and its metrics."""
     spec = contract.components[component]
     health = contract.health
@@ -103,6 +104,16 @@ def render(contract: Contract, component: str) -> str:
         _constant("HEALTH_MEDIA_TYPE", health.media_type),
         _constant("HEALTH_STATUSES", tuple(health.http_status)),
     ]
+    if component == contract.loki.shipped_by:
+        loki = contract.loki
+        parts.append("\n")
+        parts += [
+            _constant(f"{key.upper()}_LABEL", contract.label(key)) for key in loki.stream_labels
+        ]
+        parts.append(
+            _constant("STREAM_LABELS", tuple(contract.label(key) for key in loki.stream_labels))
+        )
+        parts.append(_constant("STRUCTURED_METADATA", loki.structured_metadata))
     metrics = contract.metrics_of(component)
     if any("http_method" in metric.labels for metric in metrics.values()):
         http = contract.http

@@ -159,6 +159,7 @@ def _logs(contract: Contract) -> list[str]:
         *_fields(contract.log_records.access_fields),
         "### Loki streams",
         "",
+        f"- Pushed by the {loki.shipped_by}.",
         f"- Stream labels, low-cardinality only: "
         f"{_code(contract.label(key) for key in loki.stream_labels)} "
         "(a source may add static labels of its own).",

@@ -10,8 +10,9 @@ contract does not know, an unmatched path) and one notification, each component'
 every family it exports is the contract's, with the contract's type, labels, closed
 label values and buckets, and every metric the contract gives it is exported.
 
-The sidecar is checked from outside (and by a few imports of its constants) because its
-code is being reshaped; the sidecar's own pass will give it a generated module too.
+The streams the sidecar pushed are read back from Loki: their labels and structured
+metadata are the contract's. Constants no run can provoke (every known method, the
+default port) are imported and compared.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from prometheus_client.samples import Sample
 
 from contract import current
 from tests.grafana.processes import Running, oncall, sample_service, sidecar
-from tests.support.loki import loki
+from tests.support.loki import LokiClient, loki, now_ns
 from tests.support.tempo import tempo
 
 pytestmark = pytest.mark.integration
@@ -69,6 +70,7 @@ class Stack:
     urls: dict[str, str]
     # component -> the files of JSON log records it wrote
     logs: dict[str, Path]
+    loki: LokiClient
 
 
 def _families(url: str) -> dict[str, tuple[str, list[Sample]]]:
@@ -164,6 +166,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "oncall": inbox_log,
                 "sidecar": side.log,
             },
+            loki=logs,
         )
 
 
@@ -244,6 +247,7 @@ def test_the_sidecar_s_own_constants_are_the_contract_s() -> None:
     from sidecar.accesslog.recorder import KNOWN_METHODS, OTHER_METHOD, TELEMETRY_SOURCE
     from sidecar.accesslog.routes import UNMATCHED_ROUTE
     from sidecar.health.healthjson import MEDIA_TYPE
+    from sidecar.shipping.config import RESERVED_LABELS
 
     from sidecar.config import ServerConfig
 
@@ -255,6 +259,23 @@ def test_the_sidecar_s_own_constants_are_the_contract_s() -> None:
     assert http.other_status == OTHER_STATUS
     assert ServerConfig().port == CONTRACT.components["sidecar"].port
     assert CONTRACT.health.media_type == MEDIA_TYPE
+    assert {CONTRACT.label(key) for key in CONTRACT.loki.stream_labels} == RESERVED_LABELS
+
+
+def test_the_streams_in_loki_carry_the_contract_s_labels_and_metadata(stack: Stack) -> None:
+    since = now_ns() - 3600 * 10**9
+    # The service's records carry trace ids: once one is in, the others are shipped too.
+    stack.loki.wait_for_entries('{source=~".+"} | trace_id=~".+"', 1, since)
+    entries = stack.loki.query_range('{source=~".+"}', since, now_ns())
+    assert CONTRACT.loki.shipped_by == "sidecar"  # the component these streams come from
+    stream_labels = {CONTRACT.label(key) for key in CONTRACT.loki.stream_labels}
+    label_sets = {frozenset(entry.labels) for entry in entries}
+    assert label_sets == {frozenset(stream_labels)}, label_sets
+    metadata = {key for entry in entries for key in entry.metadata}
+    # Trace and span ids arrive as metadata, and nothing else the sidecar sends does;
+    # Loki adds detected_level itself (limits_config.discover_log_levels, on by default,
+    # which Grafana's Logs Drilldown reads).
+    assert metadata - {"detected_level"} == set(CONTRACT.loki.structured_metadata), metadata
 
 
 def _check_health(url: str) -> list[str]:

@@ -165,6 +165,7 @@ def test_a_rename_reaches_the_page_and_the_package_modules(tmp_path: Path) -> No
         ("alerts.severities", {"critical": "pages"}, "alerts.severities: keys must be"),
         ("health.http_status", {"pass": 200, "fail": 503}, "health.http_status: keys must"),
         ("loki.structured_metadata", ["trace"], "'trace' is not a log record field"),
+        ("loki.shipped_by", "promtail", "loki.shipped_by: no component 'promtail'"),
         ("grafana.variable", "service_nam", "grafana.variable: no label 'service_nam'"),
         (
             "metrics.inbox_alerts.extra_values",

@@ -24,6 +24,12 @@ SERVICE_NAME: Final = "sidecar"
 HEALTH_MEDIA_TYPE: Final = "application/health+json"
 HEALTH_STATUSES: Final = ("pass", "warn", "fail")
 
+SERVICE_LABEL: Final = "service_name"
+LEVEL_LABEL: Final = "level"
+SOURCE_LABEL: Final = "source"
+STREAM_LABELS: Final = ("service_name", "level", "source")
+STRUCTURED_METADATA: Final = ("trace_id", "span_id")
+
 KNOWN_METHODS: Final = (
     "GET",
     "HEAD",

@@ -21,12 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from sidecar import telemetry_contract as contract
 from sidecar.accesslog.config import AccessLogConfig
 
 _GLOB_MAGIC = re.compile(r"[*?[]")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # The sidecar sets these itself on every stream (contract/README.md, Loki streams).
-RESERVED_LABELS = frozenset({"service_name", "level", "source"})
+RESERVED_LABELS = frozenset(contract.STREAM_LABELS)  # the sidecar sets these itself
 
 
 class _Strict(BaseModel):

@@ -17,6 +17,7 @@ import orjson
 from sidecar.shipping.config import SourceConfig
 from sidecar.shipping.entries import Metadata, Parsed
 from sidecar.shipping.timestamps import parse_epoch, parse_rfc3339, parse_with_format
+from sidecar.telemetry_contract import STRUCTURED_METADATA
 
 UNKNOWN_LEVEL = "unknown"
 NOT_JSON = "not_json"
@@ -41,6 +42,8 @@ _new = tuple.__new__
 # trace_id/span_id longer than this are not ids (W3C: 32 and 16 hex digits); they stay in
 # the line but are not sent as structured metadata, whose size Loki limits per entry.
 MAX_ID_LENGTH = 128
+# The structured metadata keys the ids are sent under.
+TRACE_KEY, SPAN_KEY = STRUCTURED_METADATA
 
 _LEVEL_CACHE: dict[str, str] = {}
 
@@ -94,13 +97,13 @@ class JsonParser:
                 and 0 < len(trace) <= MAX_ID_LENGTH
                 and 0 < len(span) <= MAX_ID_LENGTH
             ):
-                meta = (("trace_id", trace), ("span_id", span))
+                meta = ((TRACE_KEY, trace), (SPAN_KEY, span))
             else:
                 pairs = []
                 if isinstance(trace, str) and 0 < len(trace) <= MAX_ID_LENGTH:
-                    pairs.append(("trace_id", trace))
+                    pairs.append((TRACE_KEY, trace))
                 if isinstance(span, str) and 0 < len(span) <= MAX_ID_LENGTH:
-                    pairs.append(("span_id", span))
+                    pairs.append((SPAN_KEY, span))
                 meta = tuple(pairs) or None
         stamp = record.get(self._ts)
         if type(stamp) is str:
