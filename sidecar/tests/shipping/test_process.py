@@ -7,8 +7,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,41 +17,30 @@ import yaml
 
 from tests.support import free_port, wait_http
 from tests.support.loki_double import LokiDouble
+from tests.support.sidecar_process import start as start_sidecar
+from tests.support.sidecar_process import write_config
 
 pytestmark = pytest.mark.integration
 
 
-def _write_config(tmp: Path, loki: LokiDouble, port: int, **shipping: float) -> Path:
-    config = {
-        "server": {"port": port},
-        "loki": {
-            "url": loki.url,
-            "batch_max_wait_seconds": 0.1,
-            "backoff": {"min_seconds": 0.05, "max_seconds": 0.5},
-        },
-        "shipping": {
-            "positions_file": str(tmp / "state" / "positions.json"),
-            "scan_interval_seconds": 0.1,
-            "poll_interval_seconds": 0.05,
-            "rotate_wait_seconds": 0.5,
-            "checkpoint_interval_seconds": 0.1,
-            "shutdown_deadline_seconds": 5,
-            **shipping,
-        },
-        "sources": [{"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}],
-    }
-    path = tmp / "sidecar.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+# The original intervals of these tests, a little faster than sidecar_process()'s.
+_FAST = {
+    "loki": {"batch_max_wait_seconds": 0.1, "backoff": {"max_seconds": 0.5}},
+    "shipping": {
+        "scan_interval_seconds": 0.1,
+        "checkpoint_interval_seconds": 0.1,
+        "shutdown_deadline_seconds": 5,
+    },
+}
 
 
-def _start(config: Path, stdout: Path) -> subprocess.Popen[bytes]:
-    with stdout.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+def _config(tmp: Path, loki: LokiDouble) -> tuple[Path, int]:
+    source = {"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}
+    return write_config(tmp, loki.url, [source], _FAST)
+
+
+def _positions(tmp: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((tmp / "sidecar-state" / "positions.json").read_text())
 
 
 def _messages(loki: LokiDouble) -> list[str]:
@@ -66,11 +53,10 @@ def test_sigterm_flushes_then_checkpoints(tmp_path, loki):
     log.write_text(
         "".join(json.dumps({"level": "info", "message": f"m{n}"}) + "\n" for n in range(3))
     )
-    port = free_port()
-    config = _write_config(tmp_path, loki, port)
-    text = config.read_text().replace("batch_max_wait_seconds: 0.1", "batch_max_wait_seconds: 60")
-    config.write_text(text)
-    process = _start(config, tmp_path / "sidecar.out")
+    config, port = _config(tmp_path, loki)
+    text = config.read_text()
+    config.write_text(text.replace("batch_max_wait_seconds: 0.1", "batch_max_wait_seconds: 60"))
+    process = start_sidecar(config, tmp_path / "sidecar.out")
     try:
         wait_http(f"http://127.0.0.1:{port}/health/ready")
         deadline = time.monotonic() + 15
@@ -84,7 +70,7 @@ def test_sigterm_flushes_then_checkpoints(tmp_path, loki):
         if process.poll() is None:
             process.kill()
     assert sorted(_messages(loki)) == ["m0", "m1", "m2"]
-    positions = json.loads((tmp_path / "state" / "positions.json").read_text())
+    positions = _positions(tmp_path)
     assert [e["offset"] for e in positions["files"].values()] == [log.stat().st_size]
 
 
@@ -100,10 +86,9 @@ def _read_metric(port: int) -> str:
 def test_own_output_in_a_tailed_directory_is_not_shipped(tmp_path, loki):
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "app.log").write_text(json.dumps({"message": "from the app"}) + "\n")
-    port = free_port()
-    config = _write_config(tmp_path, loki, port)
+    config, port = _config(tmp_path, loki)
     # The sidecar's stdout lands inside its own glob: a feedback loop if it tailed it.
-    process = _start(config, tmp_path / "logs" / "sidecar.log")
+    process = start_sidecar(config, tmp_path / "logs" / "sidecar.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/health/ready")
         deadline = time.monotonic() + 15
@@ -182,12 +167,11 @@ def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
     total = 15_000
     logs = tmp_path / "logs"
     logs.mkdir()
-    port = free_port()
-    config = _write_config(tmp_path, loki, port)
+    config, _port = _config(tmp_path, loki)
     writer = _Writer(logs, total, seconds=12.0)
     out = tmp_path / "sidecar.out"
     kills = 0
-    process = _start(config, out)
+    process = start_sidecar(config, out)
     writer.start()
     started = time.monotonic()
     try:
@@ -201,7 +185,7 @@ def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             kills += 1
-            process = _start(config, out)
+            process = start_sidecar(config, out)
             assert time.monotonic() - started < 60, "chaos phase ran too long"
         writer.join(timeout=30)
         loki.fail(None)
@@ -265,7 +249,7 @@ def test_2_loki_down_with_a_100_mb_backlog_leaves_the_sidecar_idle(tmp_path):
         "sources": [{"name": "app", "service_name": "svc", "paths": [str(logs / "*")]}],
     }
     (tmp_path / "sidecar.yaml").write_text(yaml.safe_dump(config))
-    process = _start(tmp_path / "sidecar.yaml", tmp_path / "sidecar.out")
+    process = start_sidecar(tmp_path / "sidecar.yaml", tmp_path / "sidecar.out")
     try:
         wait_http(f"http://127.0.0.1:{port}/health/ready")
         _wait(
@@ -308,10 +292,9 @@ def test_3_symlinks_out_of_the_roots_proc_files_and_fifos_are_refused(tmp_path, 
     (logs / "secret.log").symlink_to(outside / "secret.log")
     (logs / "environ.log").symlink_to("/proc/self/environ")
     os.mkfifo(logs / "pipe.log")
-    port = free_port()
-    config = _write_config(tmp_path, loki, port)
+    config, port = _config(tmp_path, loki)
     out = tmp_path / "sidecar.out"
-    process = _start(config, out)
+    process = start_sidecar(config, out)
     try:
         wait_http(f"http://127.0.0.1:{port}/health/ready")
 
