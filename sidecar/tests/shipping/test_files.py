@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -233,3 +234,115 @@ async def test_resend_after_crash_collapses_for_record_and_read_time_timestamps(
     assert len(harness.loki.lines()) == 4
     plain = [k for k in harness.loki.streams() if parse_labels(k)["source"] == "plain"]
     assert len(plain) == 1
+
+
+async def test_the_last_line_of_a_released_file_is_shipped_though_it_has_no_newline(harness):
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1) + harness.json_line(2).rstrip("\n"))
+    async with harness.running(harness.config()) as sidecar:
+        await harness.eventually(lambda: len(harness.loki.lines()) == 1, what="line 1")
+        os.rename(path, harness.tmp_path / "app.old")  # rotated away: no newline will come
+        pipeline = sidecar.shipping.pipelines[0]
+        await harness.eventually(lambda: not pipeline.tailers, what="the file released")
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="line 2")
+    assert _lines(harness) == _expect(1, 2)
+
+
+async def _wait_for_a_scan(harness, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Returns once a scan has run that started after this call: one that found `name`,
+    a new file, and shipped its line."""
+    before = len(harness.loki.lines())
+    (harness.logs / name).write_text(harness.json_line(100 + before))
+    await harness.eventually(lambda: len(harness.loki.lines()) == before + 1, what=name)
+
+
+async def test_a_copy_of_a_file_still_read_whole_is_not_read(harness):
+    path = harness.logs / "app.log"
+    # Over FINGERPRINT_BYTES, so the head the copy is known by stops growing with the file.
+    path.write_text("".join(harness.json_line(n) for n in range(20)))
+    async with harness.running(harness.config()) as sidecar:
+        await harness.eventually(lambda: len(harness.loki.lines()) == 20, what="20 lines")
+        copy = harness.logs / "app.log.1"  # in the glob, as copytruncate makes it
+        shutil.copyfile(path, copy)
+        await _wait_for_a_scan(harness, "witness.log")
+        assert _tailer_at(sidecar, copy) is None
+        with path.open("a") as handle:
+            handle.write(harness.json_line(20))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 22, what="line 20")
+    # Nothing of the copy was pushed: it holds nothing the original does not.
+    assert sum(r.entries for r in harness.loki.requests) == 22
+
+
+async def test_a_copy_caught_while_still_empty_is_not_read_again_once_filled(harness):
+    path = harness.logs / "app.log"
+    # Over FINGERPRINT_BYTES, so the head the copy is known by stops growing with the file.
+    path.write_text("".join(harness.json_line(n) for n in range(20)))
+    async with harness.running(harness.config()) as sidecar:
+        await harness.eventually(lambda: len(harness.loki.lines()) == 20, what="20 lines")
+        copy = harness.logs / "app.log.1"
+        copy.touch()  # copytruncate's copy, created before its content is written
+        await _wait_for_a_scan(harness, "witness.log")
+        shutil.copyfile(path, copy)
+        with path.open("r+") as handle:
+            handle.truncate(0)
+        path.write_text(harness.json_line(20))
+
+        def copy_acknowledged() -> bool:
+            tailer = _tailer_at(sidecar, copy)
+            return tailer is not None and tailer.acks.committed == copy.stat().st_size
+
+        await harness.eventually(copy_acknowledged, what="the copy tracked, all acknowledged")
+        await harness.eventually(lambda: len(harness.loki.lines()) == 22, what="line 20")
+    # Read from 0 once it filled, the copy's 20 lines would have been pushed again.
+    assert sum(r.entries for r in harness.loki.requests) == 22
+
+
+async def test_a_copy_that_continues_a_checkpoint_resends_lines_with_their_read_times(harness):
+    # Text lines carry no timestamp: each gets its read time, from an anchor that is
+    # checkpointed so that a re-sent line gets the same one and Loki collapses it.
+    path = harness.logs / "app.log"
+    path.write_text("alpha\nbeta\n")
+    sources = [{"name": "app", "service_name": "svc", "paths": [str(harness.logs / "*.log*")]}]
+    sources[0]["format"] = "text"
+    async with harness.running(harness.config(sources=sources)):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+    # Down: it crashed between Loki's answer and the checkpoint, then copytruncate ran.
+    _rewrite_positions(harness, offset=0)
+    ((anchor_offset, anchor_ns),) = next(iter(_positions(harness)["files"].values()))["anchors"]
+    assert anchor_offset == 0
+    copy = harness.logs / "app.log.1"
+    shutil.copyfile(path, copy)
+    with path.open("r+") as handle:
+        handle.truncate(0)
+    # Later than one anchor's span (generation.ANCHOR_EVERY_NS), a line with no anchor
+    # of its own would get a new one, and a new read time.
+    await harness.eventually(lambda: time.time_ns() > anchor_ns + 2_000_000_000, what="2 s")
+    async with harness.running(harness.config(sources=sources)) as sidecar:
+
+        def copy_acknowledged() -> bool:
+            tailer = _tailer_at(sidecar, copy)
+            return tailer is not None and tailer.acks.committed == copy.stat().st_size
+
+        await harness.eventually(copy_acknowledged, what="the copy re-sent and acknowledged")
+    assert harness.loki.collapsed == 2
+    assert sorted(harness.loki.lines()) == ["alpha", "beta"]
+
+
+async def test_a_checkpoint_whose_fingerprint_covers_no_bytes_does_not_skip_anything(harness):
+    # The sidecar writes one for a file truncated to nothing and written again before the
+    # next scan fingerprints it: the offset is not known to belong to what is there now.
+    path = harness.logs / "app.log"
+    path.write_text(harness.json_line(1) + harness.json_line(2))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
+    empty = hashlib.blake2b(b"", digest_size=16).hexdigest()
+    data = _positions(harness)
+    (entry,) = data["files"].values()
+    assert entry["offset"] == path.stat().st_size
+    entry.update(fingerprint=empty, fingerprint_len=0)
+    (harness.tmp_path / "positions.json").write_text(json.dumps(data))
+    async with harness.running(harness.config()):
+        await harness.eventually(lambda: harness.loki.collapsed == 2, what="read from 0")
+    assert sum(r.entries for r in harness.loki.requests) == 4
+    # Nothing is kept for a copy to continue: no head to know one by.
+    assert not any("/retired:" in key for key in _positions(harness)["files"])

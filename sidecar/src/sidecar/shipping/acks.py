@@ -78,6 +78,3 @@ class SegmentTable:
         if segment.pending == count:
             del self._live[segment_id]
         segment.ack(count)
-
-    def __len__(self) -> int:
-        return len(self._live)

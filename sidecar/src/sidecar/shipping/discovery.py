@@ -3,9 +3,13 @@
 Guarantee: a path is offered for tailing only if, with every symlink resolved, it is a
 regular file under one of the source's allowed roots and not on /proc, /sys or /dev.
 Everything else that a glob matches is refused, counted under a reason
-(`sidecar_log_files_refused_total`) and logged once per file. Opening goes through the
+(`sidecar_log_files_refused_total`) and logged once per file (10,000 are remembered;
+past that the memory starts over and they are counted again). Opening goes through the
 resolved path with O_NOFOLLOW and O_NONBLOCK and checks the inode again, so a path
-swapped for a symlink or a FIFO in between is refused rather than followed or waited on.
+swapped for a symlink or a FIFO in between is refused rather than followed or waited on;
+a file that cannot be opened (unreadable to the sidecar's user) is logged at most once a
+minute, not at every scan. A file that several matched paths lead to (hard links,
+overlapping globs) is offered once, under the first found (globs in `paths` order).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import stat
 from collections.abc import Callable
 
+from sidecar.logs import Throttled
 from sidecar.shipping.config import SourceConfig
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ class Discovery:
         self._count = count_refusal
         self._pseudo_devices = _pseudo_devices()
         self._refused: set[tuple[str, DevIno | None]] = set()
+        self._errors = Throttled(log, 60.0)
 
     def scan(self, known: set[DevIno]) -> dict[DevIno, str]:
         """Tailable files by identity: known ones as found, new ones once checked."""
@@ -109,7 +115,8 @@ class Discovery:
         try:
             fd = os.open(real, flags)
         except OSError as exc:
-            log.error("cannot open log file", extra={"path": path, "error": exc.strerror})
+            extra = {"path": path, "error": exc.strerror}
+            self._errors.log(logging.ERROR, path, "cannot open log file", extra)
             return None
         info = os.fstat(fd)
         if (info.st_dev, info.st_ino) != dev_ino or not stat.S_ISREG(info.st_mode):

@@ -29,6 +29,19 @@ class PositionsLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(self.path, flags, 0o600)
+        try:
+            waited = await self._lock(fd)
+        except BaseException:
+            # Cancelled while waiting (stopped before the other shipper finished), or
+            # flock itself failed: the descriptor must not outlive the attempt.
+            os.close(fd)
+            raise
+        if waited:
+            log.info("positions file lock acquired", extra={"lock": str(self.path)})
+        self._fd = fd
+
+    async def _lock(self, fd: int) -> bool:
+        """Take the flock on `fd`, polling while another holds it; whether it waited."""
         waited = False
         while True:
             try:
@@ -42,13 +55,7 @@ class PositionsLock:
                     )
                 await asyncio.sleep(POLL_SECONDS)
                 continue
-            except BaseException:
-                os.close(fd)
-                raise
-            break
-        if waited:
-            log.info("positions file lock acquired", extra={"lock": str(self.path)})
-        self._fd = fd
+            return waited
 
     def release(self) -> None:
         if self._fd is not None:
