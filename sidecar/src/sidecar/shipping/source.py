@@ -144,7 +144,6 @@ class SourcePipeline:
 
     def cancel_senders(self) -> None:
         """Past the shutdown deadline: stop pushing; unacknowledged lines are re-read."""
-        self.sender.abort.set()
         self.batcher.cancel()
 
     def positions(self) -> dict[str, Position]:
