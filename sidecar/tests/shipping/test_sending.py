@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 
 from prometheus_client import CollectorRegistry
@@ -64,6 +65,8 @@ async def test_batches_in_flight_and_queued_at_the_shutdown_deadline_are_sent_af
     await asyncio.wait_for(task, timeout=10)  # the deadline, not Loki, bounds shutdown
     assert _offset(harness) == 0  # nothing acknowledged, nothing skipped
     assert harness.loki.lines() == []
+    # The queued batch was not counted as shipped either: it never left.
+    assert harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 0
 
     harness.loki.fail(None)
     async with harness.running(config):
@@ -132,3 +135,89 @@ async def test_a_push_that_raises_unexpectedly_is_retried_and_its_lines_delivere
     assert raised.is_set()
     logged = [r for r in caplog.records if r.getMessage().startswith("push raised unexpectedly")]
     assert len(logged) == 1 and "a bug in the push client" in logged[0].error  # type: ignore[attr-defined]
+
+
+async def test_shipping_that_cannot_start_leaves_the_sidecar_not_ready_and_says_why(
+    harness, caplog
+):
+    caplog.set_level(logging.INFO, logger="sidecar.app")
+    blocker = harness.tmp_path / "state"
+    blocker.write_text("a file where the positions directory should be")
+    config = harness.config(shipping={"positions_file": str(blocker / "positions.json")})
+    sidecar = Sidecar(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sidecar.run(stop))
+    await harness.eventually(
+        lambda: any(r.getMessage() == "log shipping stopped with an error" for r in caplog.records),
+        what="the failure logged",
+    )
+    await harness.eventually(lambda: sidecar.server.started, what="serving")
+    assert not sidecar.ready()
+    (failure,) = [r for r in caplog.records if r.getMessage().startswith("log shipping stopped")]
+    assert failure.exc_info is not None and str(blocker) in str(failure.exc_info[1])
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)  # the whole sidecar stops, without raising
+    assert any(r.getMessage() == "sidecar stopped" for r in caplog.records)
+
+
+async def test_a_shipping_loop_that_ends_makes_the_sidecar_not_ready_and_is_logged(
+    harness, monkeypatch, caplog
+):
+    die = threading.Event()
+
+    # Stands in for a bug: no input or failure makes a shipping loop end (a failed
+    # checkpoint write is logged and retried), so the checkpoint loop ends on command.
+    async def ends_on_command(self, interval):  # type: ignore[no-untyped-def]
+        while not die.is_set():
+            await asyncio.sleep(0.01)
+        raise RuntimeError("a bug in a shipping loop")
+
+    monkeypatch.setattr(Checkpointer, "run", ends_on_command)
+    async with harness.running(harness.config()) as sidecar:
+        assert sidecar.ready()
+        die.set()
+        await harness.eventually(lambda: not sidecar.ready(), what="not ready")
+        await harness.eventually(
+            lambda: any(r.getMessage() == "a shipping loop ended" for r in caplog.records),
+            what="the end logged",
+        )
+    (ended,) = [r for r in caplog.records if r.getMessage() == "a shipping loop ended"]
+    assert ended.exc_info is not None and "a bug in a shipping loop" in str(ended.exc_info[1])
+
+
+async def test_a_file_released_while_the_read_loop_yields_is_not_read_through_its_closed_fd(
+    harness,
+):
+    config = harness.config(shipping={"rotate_wait_seconds": 0})
+    (source,) = config.sources
+    client = LokiClient(config.loki)
+
+    async def save_anchors() -> None:
+        return None
+
+    pipeline = SourcePipeline(
+        source,
+        config.shipping,
+        config.loki,
+        client,
+        BufferBudget(config.shipping.buffer_max_bytes),
+        ShippingMetrics(CollectorRegistry()),
+        {},
+        save_anchors,
+        SelfGuard(),
+    )
+    path = harness.logs / "app.log"
+    path.write_bytes(b"\n" * 10)  # blank lines: dropped, so the file is acknowledged at once
+    pipeline.scan()
+    assert list(pipeline.tailers.values())[0].path == str(path)
+    path.unlink()
+    # The read loop yields after its chunk (the whole file); the scan that runs then
+    # finds the file deleted, read and acknowledged, and releases it (closes its fd).
+    read = asyncio.create_task(pipeline.reader.round())
+    asyncio.get_running_loop().call_soon(pipeline.scan)
+    assert await read is True
+    assert pipeline.tailers == {}
+    assert pipeline.metrics.all.lines_dropped.labels(
+        service_name="svc", source="app", reason="empty_line"
+    )._value.get() == 10  # fmt: skip
+    await client.close()
