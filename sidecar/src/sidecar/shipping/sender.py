@@ -136,7 +136,7 @@ class Sender:
         self.acked += len(entries)
         per_segment: Counter[int | None] = Counter(map(_SEGMENT, entries))  # in C
         for segment_id, n in per_segment.items():
-            if segment_id is not None:
+            if segment_id is not None:  # pragma: no branch - only line-less chunks have none
                 self._segments.ack(segment_id, n)
         lost = 0
         if dropped:

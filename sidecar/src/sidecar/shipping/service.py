@@ -191,9 +191,9 @@ class ShippingService:
         deadline = self.shipping.shutdown_deadline_seconds
         log.info("shutting down: flushing in-flight batches", extra={"deadline_s": deadline})
         for pipeline in self.pipelines:
-            pipeline.close_input()
+            pipeline.flush_pending()
         await _cancel(loops)
-        if batchers:
+        if batchers:  # pragma: no branch - the sidecar runs no service without sources
             _, late = await asyncio.wait(batchers, timeout=deadline)
             if late:
                 log.warning("flush deadline passed; unsent lines will be re-read on restart")
