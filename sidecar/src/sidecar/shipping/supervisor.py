@@ -147,8 +147,10 @@ class ShippingSupervisor:
         self._proc = None
 
     async def _supervise(self) -> None:
+        """Until told to stop: by _watch's None while a child runs, else by _stop_child
+        cancelling this task (in the backoff below, or while a child is started)."""
         failures = 0
-        while not self._stopping.is_set():
+        while True:
             started = time.monotonic()
             reason = await self._run_child()
             if reason is None:
@@ -165,8 +167,7 @@ class ShippingSupervisor:
                 "the log-shipping process stopped; starting it again",
                 extra={"reason": reason, "restart_in_s": delay},
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+            await asyncio.sleep(delay)
 
     async def _run_child(self) -> str | None:
         """Run one child to its end: None when told to stop, else the restart reason."""
