@@ -122,7 +122,11 @@ async def test_a_child_that_does_not_stop_on_sigterm_is_killed_after_the_grace(s
     await _eventually(sup.ready, "ready")
     child = psutil.Process(sup.pid)
     child.suspend()  # SIGSTOP: the SIGTERM stop() sends stays pending
-    await asyncio.wait_for(sup.stop(), timeout=60)
+    try:
+        await asyncio.wait_for(sup.stop(), timeout=60)
+    finally:
+        if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
+            child.kill()  # the test failed: leave no stopped process behind
     assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     assert any("did not stop in time; killing it" in r.getMessage() for r in caplog.records)
     assert sup.pid is None
