@@ -261,3 +261,13 @@ def test_a_child_whose_parent_is_already_gone_exits_at_once(tmp_path, loki):
     assert proc.wait(timeout=60) == 1
     assert "the main process is gone" in (tmp_path / "child.out").read_text()
     assert not (tmp_path / "positions.json").exists()  # it shipped nothing
+
+
+async def test_stop_while_the_child_is_being_started_leaves_no_descriptor_open(tmp_path, loki):
+    sup = ShippingSupervisor(_config(tmp_path, loki), CollectorRegistry())
+    before = set(os.listdir("/proc/self/fd"))
+    sup.start()
+    await asyncio.sleep(0)  # the supervisor made the status pipe and is starting the child
+    await sup.stop()
+    assert psutil.Process().children() == []  # the half-started child was killed
+    assert set(os.listdir("/proc/self/fd")) == before
