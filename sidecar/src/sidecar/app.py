@@ -117,8 +117,7 @@ class Sidecar:
             await self.shipping.reconfigure(self._child(config))
             return
         if self.shipping is not None:
-            with contextlib.suppress(Exception):  # a failed loop was logged where it failed
-                await self.shipping.stop()
+            await self.shipping.stop()
         if self._thread_metrics is not None:
             from sidecar.reload import forget_sources
 

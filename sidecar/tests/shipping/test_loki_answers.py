@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import subprocess
 import time
 
 import pytest
 from sidecar.shipping.encoding import encode_protobuf
-from sidecar.shipping.loki_client import LokiClient, parse_retry_after, sleep_unless
+from sidecar.shipping.loki_client import LokiClient, parse_retry_after
 
 from sidecar.config import LokiConfig
 from tests.support import require_binary
@@ -54,13 +53,6 @@ def test_a_retry_after_date_is_the_seconds_until_it():
     delay = parse_retry_after(f" {when} ")
     assert delay is not None
     assert 60 < delay <= 120
-
-
-async def test_sleep_unless_wakes_when_the_event_is_set():
-    event = asyncio.Event()
-    asyncio.get_running_loop().call_soon(event.set)
-    assert await sleep_unless(event, 3600) is True
-    assert await sleep_unless(asyncio.Event(), 0.001) is False
 
 
 async def test_insecure_skip_verify_accepts_an_untrusted_certificate(tmp_path):

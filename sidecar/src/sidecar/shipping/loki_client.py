@@ -8,7 +8,6 @@ down): giving up would lose lines. Other 4xx except 400/413 are configuration pr
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import random
@@ -112,12 +111,3 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
-    """Sleep, waking early when `event` is set; True if it was set."""
-    try:
-        await asyncio.wait_for(event.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True

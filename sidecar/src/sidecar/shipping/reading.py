@@ -33,10 +33,10 @@ class ReadLoop:
         self._budget = budget
         self._poll = poll_seconds
         self._while_paused = while_paused
-        self.closing = False
 
     async def run(self) -> None:
-        while not self.closing:
+        """Until cancelled (at shutdown, by the shipping service)."""
+        while True:
             progressed = await self.round()
             if self._budget.full:
                 if self._while_paused is not None:
@@ -49,7 +49,7 @@ class ReadLoop:
         progressed = False
         files = self._files
         for tailer in sorted(files.tailers.values(), key=lambda t: t.opened_mtime):
-            while not self._budget.full and not self.closing:
+            while not self._budget.full:
                 if tailer.key not in files.tailers:
                     break
                 chunk = tailer.reader.read_chunk()

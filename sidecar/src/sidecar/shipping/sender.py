@@ -9,8 +9,9 @@ Guarantees:
   as a connection error. A 400/413 answer is final: the entries Loki names are counted
   under its reasons, the rest as shipped.
 - Every entry of a batch that got an answer is acknowledged exactly once, so its file's
-  checkpoint can move past it; at shutdown an unanswered batch stays unacknowledged and
-  is read again after the restart (never skipped).
+  checkpoint can move past it; at shutdown an unanswered batch stays unacknowledged (its
+  task is cancelled past the flush deadline, wherever it waits) and is read again after
+  the restart (never skipped).
 - A line stamped with a new read-time anchor leaves only after that anchor is on disk
   (anchor_gate.py).
 """
@@ -30,7 +31,7 @@ from sidecar.shipping.batcher import Batch
 from sidecar.shipping.encoding import ENCODERS, Body, encode_isolating
 from sidecar.shipping.entries import Entry
 from sidecar.shipping.labels import StreamLabels
-from sidecar.shipping.loki_client import Attempt, LokiClient, sleep_unless
+from sidecar.shipping.loki_client import Attempt, LokiClient
 from sidecar.shipping.rejections import dropped_by_reason
 from sidecar.shipping.source_metrics import SourceMetrics
 
@@ -59,7 +60,6 @@ class Sender:
         self._labels = labels
         self._m = metrics
         self._anchors = anchors
-        self.abort = asyncio.Event()
         self._newest_shipped = 0
         self._warn = Throttled(log, 60.0)
         self.answered_at = 0.0  # monotonic time of Loki's latest answer (any status)
@@ -80,8 +80,6 @@ class Sender:
             )
         for previous in before:
             await previous
-        if self.abort.is_set():
-            return
         if bad:
             self._acknowledge(bad, Counter({ENCODING_ERROR: len(bad)}))
         if body is not None:
@@ -132,14 +130,13 @@ class Sender:
                         "error": attempt.body[:512],
                     },
                 )
-            if await sleep_unless(self.abort, self._client.backoff(failures - 1, retry_after)):
-                return  # shutting down: these lines stay unacknowledged and are re-sent
+            await asyncio.sleep(self._client.backoff(failures - 1, retry_after))
 
     def _acknowledge(self, entries: list[Entry], dropped: Counter[str] | None) -> None:
         self.acked += len(entries)
         per_segment: Counter[int | None] = Counter(map(_SEGMENT, entries))  # in C
         for segment_id, n in per_segment.items():
-            if segment_id is not None:
+            if segment_id is not None:  # pragma: no branch - only line-less chunks have none
                 self._segments.ack(segment_id, n)
         lost = 0
         if dropped:

@@ -13,7 +13,9 @@ Guarantees: nothing is read before the positions file's lock is held (lock.py: o
 shipper per positions file); `stop()` flushes what is pending within
 shutdown_deadline_seconds, then writes the final checkpoint after any write still under
 way; `ready()` is true only while every shipping loop runs and the thread's loop answers
-(a heartbeat), so a loop that died or hangs makes the sidecar not ready.
+(a heartbeat), so a loop that died or hangs makes the sidecar not ready. A shipping
+thread that ends with an error (e.g. the positions file's directory cannot be made) logs
+it and is not ready from then on; `stop()` still returns.
 """
 
 from __future__ import annotations
@@ -104,12 +106,12 @@ class ShippingService:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:
+        except BaseException:
+            # Reported here, once, and by ready() from now on; not raised again by
+            # stop(), so the caller's shutdown (its HTTP server's) still completes.
             log.exception("log shipping stopped with an error")
             self._started.set()
-            self._done.set_exception(exc)
-        else:
-            self._done.set_result(None)
+        self._done.set_result(None)
 
     def snapshot(self) -> dict[str, Position]:
         positions: dict[str, Position] = {}
@@ -189,9 +191,9 @@ class ShippingService:
         deadline = self.shipping.shutdown_deadline_seconds
         log.info("shutting down: flushing in-flight batches", extra={"deadline_s": deadline})
         for pipeline in self.pipelines:
-            pipeline.close_input()
+            pipeline.flush_pending()
         await _cancel(loops)
-        if batchers:
+        if batchers:  # pragma: no branch - the sidecar runs no service without sources
             _, late = await asyncio.wait(batchers, timeout=deadline)
             if late:
                 log.warning("flush deadline passed; unsent lines will be re-read on restart")

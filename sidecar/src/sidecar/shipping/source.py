@@ -133,18 +133,18 @@ class SourcePipeline:
         self.status = status
 
     async def scan_loop(self) -> None:
-        while not self.reader.closing:
+        """Until cancelled (at shutdown, by the shipping service)."""
+        while True:
             self.scan()
             await asyncio.sleep(self.shipping.scan_interval_seconds)
 
-    def close_input(self) -> None:
-        """Stop reading and flush everything pending now (SIGTERM)."""
-        self.reader.closing = True
+    def flush_pending(self) -> None:
+        """Flush everything pending now (SIGTERM); the service then cancels the read
+        and scan loops, before they can read more."""
         self.batcher.close()
 
     def cancel_senders(self) -> None:
         """Past the shutdown deadline: stop pushing; unacknowledged lines are re-read."""
-        self.sender.abort.set()
         self.batcher.cancel()
 
     def positions(self) -> dict[str, Position]:

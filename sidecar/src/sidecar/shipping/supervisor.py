@@ -33,6 +33,7 @@ import signal
 import sys
 import tempfile
 import time
+from typing import BinaryIO
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.multiprocess import mark_process_dead
@@ -147,8 +148,10 @@ class ShippingSupervisor:
         self._proc = None
 
     async def _supervise(self) -> None:
+        """Until told to stop: by _watch's None while a child runs, else by _stop_child
+        cancelling this task (in the backoff below, or while a child is started)."""
         failures = 0
-        while not self._stopping.is_set():
+        while True:
             started = time.monotonic()
             reason = await self._run_child()
             if reason is None:
@@ -165,46 +168,47 @@ class ShippingSupervisor:
                 "the log-shipping process stopped; starting it again",
                 extra={"reason": reason, "restart_in_s": delay},
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+            await asyncio.sleep(delay)
 
     async def _run_child(self) -> str | None:
         """Run one child to its end: None when told to stop, else the restart reason."""
         read_fd, write_fd = os.pipe()
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "sidecar",
-                "ship",
-                "--status-fd",
-                str(write_fd),
-                "--parent-pid",
-                str(os.getpid()),
-                stdin=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,),
-                env=env,
-            )
-        finally:
-            os.close(write_fd)
-        self._proc = proc
-        self._status = None
-        self.statuses = ()
-        self._beat = time.monotonic()
-        log.info("log-shipping process started", extra={"pid": proc.pid})
-        assert proc.stdin is not None
-        proc.stdin.write(self._config)
-        with contextlib.suppress(ConnectionError):
-            await proc.stdin.drain()
-        proc.stdin.close()
-        reader = asyncio.create_task(self._read_status(read_fd))
-        try:
-            return await self._watch(proc)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        # Closed on every way out, a stop() while the child is being started included.
+        with os.fdopen(read_fd, "rb", buffering=0) as status:
+            env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "sidecar",
+                    "ship",
+                    "--status-fd",
+                    str(write_fd),
+                    "--parent-pid",
+                    str(os.getpid()),
+                    stdin=asyncio.subprocess.PIPE,
+                    pass_fds=(write_fd,),
+                    env=env,
+                )
+            finally:
+                os.close(write_fd)
+            self._proc = proc
+            self._status = None
+            self.statuses = ()
+            self._beat = time.monotonic()
+            log.info("log-shipping process started", extra={"pid": proc.pid})
+            assert proc.stdin is not None
+            proc.stdin.write(self._config)
+            with contextlib.suppress(ConnectionError):
+                await proc.stdin.drain()
+            proc.stdin.close()
+            reader = asyncio.create_task(self._read_status(status))
+            try:
+                return await self._watch(proc)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> str | None:
         last_ready = time.monotonic()
@@ -233,10 +237,9 @@ class ShippingSupervisor:
                 await exited
                 return "hung"
 
-    async def _read_status(self, fd: int) -> None:
+    async def _read_status(self, pipe: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
-        pipe = os.fdopen(fd, "rb", buffering=0)
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
         )
