@@ -13,6 +13,7 @@ Loki double.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import psutil
@@ -32,15 +33,10 @@ from sidecar.shipping.handover import ChildConfig, Status
 from sidecar.shipping.supervisor import ShippingSupervisor
 
 from sidecar.config import LokiConfig
+from tests.support.eventually import eventually
 from tests.support.loki_double import LokiDouble
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def loki() -> Iterator[LokiDouble]:
-    with LokiDouble() as double:
-        yield double
 
 
 def _config(tmp: Path, loki: LokiDouble, **shipping: float) -> ChildConfig:
@@ -72,13 +68,6 @@ def _offset(positions: Path) -> int:
     except (FileNotFoundError, ValueError):
         return -1
     return sum(entry["offset"] for entry in files.values())
-
-
-async def _eventually(predicate: Callable[[], object], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 class _Supervised:
@@ -119,7 +108,7 @@ def _restart_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
 async def test_a_child_that_does_not_stop_on_sigterm_is_killed_after_the_grace(supervised, caplog):
     running = supervised(shutdown_deadline_seconds=0.5)
     sup = running.supervisor
-    await _eventually(sup.ready, "ready")
+    await eventually(sup.ready, what="ready", timeout=60)
     child = psutil.Process(sup.pid)
     child.suspend()  # SIGSTOP: the SIGTERM stop() sends stays pending
     try:
@@ -139,9 +128,9 @@ async def test_stop_during_the_restart_backoff_returns_and_starts_no_other_child
     caplog.set_level(logging.INFO, logger="sidecar.shipping.supervisor")
     running = supervised()
     sup = running.supervisor
-    await _eventually(sup.ready, "ready")
+    await eventually(sup.ready, what="ready", timeout=60)
     os.kill(sup.pid, signal.SIGKILL)
-    await _eventually(lambda: running.restarts() == 1, "the restart counted")
+    await eventually(lambda: running.restarts() == 1, what="the restart counted", timeout=60)
     assert sup.pid is None  # between two children: in the backoff
     await asyncio.wait_for(sup.stop(), timeout=10)
     started = [r for r in caplog.records if r.getMessage() == "log-shipping process started"]
@@ -160,9 +149,11 @@ async def test_a_child_that_ran_long_enough_is_restarted_after_the_shortest_back
     running = supervised()
     sup = running.supervisor
     for restarts in (1, 2):
-        await _eventually(sup.ready, "ready")
+        await eventually(sup.ready, what="ready", timeout=60)
         os.kill(sup.pid, signal.SIGKILL)
-        await _eventually(lambda n=restarts: running.restarts() == n, f"restart {restarts}")
+        await eventually(
+            lambda n=restarts: running.restarts() == n, what=f"restart {restarts}", timeout=60
+        )
     # Without the reset the second delay doubles (test_isolation.py sees 1 s, 2 s, ...).
     assert _restart_delays(caplog) == [1.0, 1.0]
 
@@ -171,16 +162,63 @@ async def test_the_backoff_doubles_for_a_child_that_keeps_failing(supervised, ca
     running = supervised()
     sup = running.supervisor
     for restarts in (1, 2):
-        await _eventually(sup.ready, "ready")
+        await eventually(sup.ready, what="ready", timeout=60)
         os.kill(sup.pid, signal.SIGKILL)
-        await _eventually(lambda n=restarts: running.restarts() == n, f"restart {restarts}")
+        await eventually(
+            lambda n=restarts: running.restarts() == n, what=f"restart {restarts}", timeout=60
+        )
     assert _restart_delays(caplog) == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("refused", ["pipe", "spawn"])
+async def test_a_child_the_system_refuses_to_start_is_tried_again(
+    supervised, caplog, monkeypatch, refused
+):
+    # The machine cannot be made to refuse a fork or a pipe to this test alone (root
+    # ignores RLIMIT_NPROC; RLIMIT_NOFILE would starve the test too): refuse once here.
+    error = OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+    if refused == "pipe":
+        real_pipe = os.pipe
+        calls = iter([error])
+
+        def pipe() -> tuple[int, int]:
+            refusal = next(calls, None)
+            if refusal is not None:
+                raise refusal
+            return real_pipe()
+
+        monkeypatch.setattr(supervisor_module.os, "pipe", pipe)
+    else:
+        real_exec = asyncio.create_subprocess_exec
+        refusals = [error]
+
+        async def create_subprocess_exec(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if refusals:
+                raise refusals.pop()
+            return await real_exec(*args, **kwargs)
+
+        monkeypatch.setattr(
+            supervisor_module.asyncio, "create_subprocess_exec", create_subprocess_exec
+        )
+    open_before = len(os.listdir("/proc/self/fd"))
+    running = supervised()
+    sup = running.supervisor
+    await eventually(sup.ready, what="ready after the refusal", timeout=60)
+    assert running.restarts("not_started") == 1
+    assert any(
+        r.getMessage() == "cannot start the log-shipping process"
+        and "Resource temporarily unavailable" in r.error  # type: ignore[attr-defined]
+        for r in caplog.records
+    )
+    assert _restart_delays(caplog) == [1.0]
+    await asyncio.wait_for(sup.stop(), timeout=30)
+    assert len(os.listdir("/proc/self/fd")) <= open_before  # the refused attempt's pipe closed
 
 
 async def test_an_unreadable_status_line_is_logged_and_skipped(supervised, caplog):
     running = supervised()
     sup = running.supervisor
-    await _eventually(sup.ready, "ready")
+    await eventually(sup.ready, what="ready", timeout=60)
     child = psutil.Process(sup.pid)
     args = child.cmdline()
     status_fd = int(args[args.index("--status-fd") + 1])
@@ -188,12 +226,13 @@ async def test_an_unreadable_status_line_is_logged_and_skipped(supervised, caplo
     with open(f"/proc/{child.pid}/fd/{status_fd}", "wb", buffering=0) as pipe:
         pipe.write(b'{"ready": tr\n')
         pipe.write(b'{"ready": true}\n')
-    await _eventually(
+    await eventually(
         lambda: sum("unreadable status line" in r.getMessage() for r in caplog.records) == 2,
-        "both lines refused",
+        what="both lines refused",
+        timeout=60,
     )
     after = time.monotonic()
-    await _eventually(lambda: sup._beat > after, "a status line read after them")
+    await eventually(lambda: sup._beat > after, what="a status line read after them", timeout=60)
     assert sup.ready()
     assert sup.pid == child.pid  # not restarted
 

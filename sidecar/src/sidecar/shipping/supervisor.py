@@ -5,8 +5,9 @@ Guarantees:
 - `ready()` is true only while the child runs, its latest status line is fresher than
   HEARTBEAT_STALE_SECONDS and says every shipping loop runs: a dead or hung child makes
   the sidecar not ready.
-- A child that exits when it was not told to, or sends no ready status for
-  unready_restart_seconds (hung: it is killed), is started again after a backoff
+- A child that exits when it was not told to, sends no ready status for
+  unready_restart_seconds (hung: it is killed), or cannot be started at all (the
+  system refused the pipe, fork or exec: not_started), is started again after a backoff
   (1 s doubling to 30 s, back to 1 s once a child ran for a minute); each restart is
   counted in `sidecar_shipping_restarts_total{reason}` and logged. Nothing is lost: a
   new child resumes from the checkpoints, re-sending what was in flight.
@@ -51,7 +52,7 @@ BACKOFF_MAX_SECONDS = 30.0
 STABLE_AFTER_SECONDS = 60.0  # a child that ran this long resets the backoff
 # Time for the final checkpoint after the child's flush deadline, before SIGKILL.
 CHECKPOINT_GRACE_SECONDS = 10.0
-RESTART_REASONS = ("exited", "hung")
+RESTART_REASONS = ("exited", "hung", "not_started")
 
 
 class ShippingSupervisor:
@@ -172,7 +173,10 @@ class ShippingSupervisor:
 
     async def _run_child(self) -> str | None:
         """Run one child to its end: None when told to stop, else the restart reason."""
-        read_fd, write_fd = os.pipe()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError as exc:
+            return _not_started(exc)
         # Closed on every way out, a stop() while the child is being started included.
         with os.fdopen(read_fd, "rb", buffering=0) as status:
             env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
@@ -190,6 +194,8 @@ class ShippingSupervisor:
                     pass_fds=(write_fd,),
                     env=env,
                 )
+            except OSError as exc:
+                return _not_started(exc)
             finally:
                 os.close(write_fd)
             self._proc = proc
@@ -254,3 +260,9 @@ class ShippingSupervisor:
                 self.statuses = self._status.statuses
         finally:
             transport.close()
+
+
+def _not_started(exc: OSError) -> str:
+    # EAGAIN, ENOMEM, EMFILE: the machine may have room again after the backoff.
+    log.error("cannot start the log-shipping process", extra={"error": str(exc)})
+    return "not_started"
