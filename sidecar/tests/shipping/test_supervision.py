@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 from prometheus_client import CollectorRegistry
+from sidecar.app import Sidecar
 from sidecar.shipping import supervisor as supervisor_module
 from sidecar.shipping.config import ShippingConfig, SourceConfig
 from sidecar.shipping.handover import ChildConfig, Status
@@ -310,3 +311,38 @@ async def test_stop_while_the_child_is_being_started_leaves_no_descriptor_open(t
     await sup.stop()
     assert psutil.Process().children() == []  # the half-started child was killed
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+async def test_a_child_whose_shipping_fails_exits_and_is_started_again_not_left_hung(
+    harness, caplog
+):
+    # The positions directory cannot be made while a file stands in its place.
+    blocker = harness.tmp_path / "state"
+    blocker.write_text("a file where the positions directory should be")
+    config = harness.config(
+        shipping={"isolation": "process", "positions_file": str(blocker / "positions.json")}
+    )
+    sidecar = Sidecar(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sidecar.run(stop))
+
+    def restarts(reason: str) -> float:
+        labels = {"service_name": "sidecar", "reason": reason}
+        return sidecar.registry.get_sample_value("sidecar_shipping_restarts_total", labels) or 0
+
+    try:
+        # Well inside unready_restart_seconds (60 s), after which it would be killed as hung.
+        await eventually(lambda: restarts("exited") >= 1, what="the child exited", timeout=30)
+        assert restarts("hung") == 0
+        assert not sidecar.ready()
+        assert any(
+            r.getMessage() == "the log-shipping process exited" and r.returncode == 1  # type: ignore[attr-defined]
+            for r in caplog.records
+        )
+        blocker.unlink()
+        await eventually(sidecar.ready, what="ready once the directory can be made", timeout=60)
+        (harness.logs / "app.log").write_text(harness.json_line(1))
+        await eventually(lambda: harness.loki.lines(), what="line 1 shipped")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)

@@ -12,6 +12,9 @@ Guarantees:
   parent that stopped reading (gone) makes it shut down.
 - SIGTERM or SIGINT: reading stops, pending lines are flushed within
   shutdown_deadline_seconds, the final checkpoint is written, exit 0.
+- Shipping that failed in it (the positions file's directory cannot be made, a loop
+  ended) makes it shut down the same way and exit 1, so the parent starts a new one
+  after its backoff instead of waiting unready_restart_seconds to kill it as hung.
 - If the parent dies, even by kill -9, the kernel sends it SIGTERM (PR_SET_PDEATHSIG),
   so it shuts down the same way; a new child waits for the positions lock (lock.py)
   until this one has written its final checkpoint.
@@ -75,18 +78,22 @@ def main(status_fd: int, parent_pid: int) -> int:
         recorder_for(registry),
     )
     tune_gc()
-    asyncio.run(_run(service, status_fd))
-    return 0
+    return asyncio.run(_run(service, status_fd))
 
 
-async def _run(service: ShippingService, status_fd: int) -> None:
+async def _run(service: ShippingService, status_fd: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     service.start()
+    code = 0
     with os.fdopen(status_fd, "wb", buffering=0) as status:
         while not stop.is_set():
+            if service.broken():
+                log.error("log shipping failed in this process; exiting to be started again")
+                code = 1
+                break
             try:
                 status.write(Status(service.ready(), service.statuses).encode())
             except OSError:  # the parent is gone (or closed its end): shut down
@@ -95,6 +102,7 @@ async def _run(service: ShippingService, status_fd: int) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
     await service.stop()
+    return code
 
 
 def _die_with(parent_pid: int) -> None:

@@ -96,6 +96,11 @@ class ShippingService:
         fresh = time.monotonic() - self._beat < HEARTBEAT_STALE_SECONDS
         return self._loops_ok and fresh and not self._done.done()
 
+    def broken(self) -> bool:
+        """The shipping thread ended, or one of its loops did: nothing in this process
+        will mend it (the shipping child exits on it, to be started again)."""
+        return self._done.done() or (self._beat > 0 and not self._loops_ok)
+
     async def stop(self) -> None:
         if self._loop is not None and self._stop is not None and not self._done.done():
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -173,8 +178,9 @@ class ShippingService:
     async def _heartbeat(self, tasks: list[asyncio.Task[None]]) -> None:
         reported: set[asyncio.Task[None]] = set()
         while True:
-            self._beat = time.monotonic()
+            # _loops_ok before _beat: broken() reads them the other way round.
             self._loops_ok = not any(task.done() for task in tasks)
+            self._beat = time.monotonic()
             for task in tasks:
                 if task.done() and task not in reported:
                     reported.add(task)
