@@ -1,0 +1,150 @@
+"""The access-log read-ahead while shipping is paused (access_tap.py).
+
+While the buffer is full (Loki down), request metrics must keep up with the file: lines
+written during the outage are recorded as they come, empty lines are not requests, and
+the read-ahead gives way as soon as the buffer has room, leaving the rest to the
+ingest stage (which records what the read-ahead did not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from sidecar.shipping.access_tap import AccessTap
+from sidecar.shipping.budget import BufferBudget
+from sidecar.shipping.discovery import Discovery
+from sidecar.shipping.files import FileSet
+from sidecar.shipping.parsers import make_parser
+from sidecar.shipping.selfguard import SelfGuard
+
+from .conftest import Harness
+
+
+def _access(n: int) -> str:
+    record = {
+        "timestamp": f"2026-11-25T10:00:{n % 60:02d}.{n % 1000:03d}Z",
+        "level": "info",
+        "message": "request",
+        "http_request_method": "GET",
+        "http_route": "/items",
+        "http_response_status_code": 200,
+        "duration_seconds": 0.01,
+        "padding": "x" * 300,
+    }
+    return orjson.dumps(record).decode() + "\n"
+
+
+def _source(harness: Harness) -> dict[str, Any]:
+    return {
+        "name": "app",
+        "service_name": "svc",
+        "paths": [str(harness.logs / "*.log")],
+        "access_log": {"format": "json"},
+    }
+
+
+def _requests(sidecar: Any) -> float:
+    value = sidecar.registry.get_sample_value(
+        "http_server_request_duration_seconds_count",
+        {
+            "service_name": "svc",
+            "telemetry_source": "access_log",
+            "http_request_method": "GET",
+            "http_route": "/items",
+            "http_response_status_code": "200",
+        },
+    )
+    return value or 0.0
+
+
+def _unparsed(sidecar: Any) -> float:
+    return sum(
+        sample.value
+        for family in sidecar.registry.collect()
+        for sample in family.samples
+        if sample.name == "sidecar_access_log_unparsed_total"
+    )
+
+
+async def test_requests_written_during_an_outage_are_recorded_and_empty_lines_are_not(
+    harness: Harness,
+) -> None:
+    first = 1000
+    path = harness.logs / "access.log"
+    path.write_text("".join(_access(n) for n in range(first)))
+    config = harness.config(
+        sources=[_source(harness)],
+        shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
+        loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
+    )
+    harness.loki.fail(500)
+    async with harness.running(config) as sidecar:
+        await harness.eventually(lambda: _requests(sidecar) == first, what="the first requests")
+        # The read-ahead has caught up and waits; shipping is paused on the full buffer.
+        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first
+        with path.open("a") as handle:
+            for n in range(first, first + 10):
+                handle.write(_access(n) + "\n\r\n")  # each followed by empty lines
+        await harness.eventually(
+            lambda: _requests(sidecar) == first + 10, what="the requests written later"
+        )
+        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first  # still paused
+        assert _unparsed(sidecar) == 0
+
+
+class _RoomMaker:
+    """The access-log recorder's part (ingest.Observer): keeps what it is given. Its
+    first call also frees the buffer, standing in for the sender, which in the sidecar
+    frees it from another task when Loki acknowledges a batch during the read-ahead."""
+
+    def __init__(self, budget: BufferBudget) -> None:
+        self.budget = budget
+        self.lines: list[str] = []
+
+    def observe(self, line: str, record: Mapping[str, Any] | None) -> None:
+        if not self.lines:
+            self.budget.give(1)
+        self.lines.append(line)
+
+
+async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_room(
+    harness: Harness,
+) -> None:
+    for name, first in (("a.log", 0), ("b.log", 100)):  # different heads: two files
+        (harness.logs / name).write_text("".join(_access(n) for n in range(first, first + 50)))
+    config = harness.config(sources=[_source(harness)], shipping={"read_chunk_bytes": 4096})
+    source, shipping = config.sources[0], config.shipping
+    files = FileSet(
+        source,
+        shipping,
+        Discovery(source, lambda reason: None),
+        SelfGuard(),
+        {},
+        lambda tailer, chunk, final: None,
+        lambda tailer: None,
+    )
+    files.scan()
+    assert len(files.tailers) == 2
+    budget = BufferBudget(1)
+    budget.take(1)  # full: shipping paused
+    recorder = _RoomMaker(budget)
+    tap = AccessTap(
+        files,
+        make_parser(source),
+        recorder,
+        budget,
+        shipping.max_line_bytes,
+        shipping.read_chunk_bytes,
+        shipping.poll_interval_seconds,
+    )
+    await tap.run_while_paused()
+    try:
+        read_ahead = sorted(tailer.gen.observed for tailer in files.tailers.values())
+        # One chunk of one file, whole lines only; the other is left untouched.
+        assert read_ahead[0] == 0
+        assert 0 < read_ahead[1] <= 4096
+        assert len(recorder.lines) == read_ahead[1] // len(_access(0))
+    finally:
+        files.release_all()
