@@ -8,7 +8,8 @@ ingest stage (which records what the read-ahead did not).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -18,6 +19,8 @@ from sidecar.shipping.discovery import Discovery
 from sidecar.shipping.files import FileSet
 from sidecar.shipping.parsers import make_parser
 from sidecar.shipping.selfguard import SelfGuard
+
+from sidecar.config import SidecarConfig
 
 from .conftest import Harness
 
@@ -109,12 +112,10 @@ class _RoomMaker:
         self.lines.append(line)
 
 
-async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_room(
-    harness: Harness,
-) -> None:
-    for name, first in (("a.log", 0), ("b.log", 100)):  # different heads: two files
-        (harness.logs / name).write_text("".join(_access(n) for n in range(first, first + 50)))
-    config = harness.config(sources=[_source(harness)], shipping={"read_chunk_bytes": 4096})
+def _tap(
+    config: SidecarConfig, budget: BufferBudget, recorder: _RoomMaker
+) -> tuple[FileSet, AccessTap]:
+    """The source's files and the tap on them, as the sidecar builds it (source.py)."""
     source, shipping = config.sources[0], config.shipping
     files = FileSet(
         source,
@@ -126,11 +127,7 @@ async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_
         lambda tailer: None,
     )
     files.scan()
-    assert len(files.tailers) == 2
-    budget = BufferBudget(1)
-    budget.take(1)  # full: shipping paused
-    recorder = _RoomMaker(budget)
-    tap = AccessTap(
+    return files, AccessTap(
         files,
         make_parser(source),
         recorder,
@@ -139,12 +136,98 @@ async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_
         shipping.read_chunk_bytes,
         shipping.poll_interval_seconds,
     )
-    await tap.run_while_paused()
-    try:
-        read_ahead = sorted(tailer.gen.observed for tailer in files.tailers.values())
-        # One chunk of one file, whole lines only; the other is left untouched.
-        assert read_ahead[0] == 0
-        assert 0 < read_ahead[1] <= 4096
-        assert len(recorder.lines) == read_ahead[1] // len(_access(0))
-    finally:
-        files.release_all()
+
+
+@contextlib.contextmanager
+def _paused() -> Iterator[tuple[BufferBudget, _RoomMaker]]:
+    budget = BufferBudget(1)
+    budget.take(1)  # full: shipping paused
+    yield budget, _RoomMaker(budget)
+
+
+async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_room(
+    harness: Harness,
+) -> None:
+    for name, first in (("a.log", 0), ("b.log", 100)):  # different heads: two files
+        (harness.logs / name).write_text("".join(_access(n) for n in range(first, first + 50)))
+    config = harness.config(sources=[_source(harness)], shipping={"read_chunk_bytes": 4096})
+    with _paused() as (budget, recorder):
+        files, tap = _tap(config, budget, recorder)
+        assert len(files.tailers) == 2
+        try:
+            await tap.run_while_paused()
+            read_ahead = sorted(tailer.gen.observed for tailer in files.tailers.values())
+        finally:
+            files.release_all()
+    # One chunk of one file, whole lines only; the other is left untouched.
+    assert read_ahead[0] == 0
+    assert 0 < read_ahead[1] <= 4096
+    assert len(recorder.lines) == read_ahead[1] // len(_access(0))
+
+
+def _docker(line: str, time: str = "2026-11-25T10:00:00Z") -> str:
+    """The json-file records Docker writes for one container line (16 KiB parts)."""
+    data = line + "\n"
+    parts = [data[i : i + 16 * 1024] for i in range(0, len(data), 16 * 1024)]
+    return "".join(
+        orjson.dumps({"log": part, "stream": "stdout", "time": time}).decode() + "\n"
+        for part in parts
+    )
+
+
+async def test_a_request_docker_split_into_parts_is_recorded_once_whole_during_an_outage(
+    harness: Harness,
+) -> None:
+    first = 1000
+    path = harness.logs / "c-json.log"
+    path.write_text("".join(_docker(_access(n).rstrip("\n")) for n in range(first)))
+    long_request = orjson.loads(_access(first))
+    long_request["padding"] = "p" * 40 * 1024  # Docker writes it as 3 records
+    source = {**_source(harness), "format": "docker", "paths": [str(path)]}
+    config = harness.config(
+        sources=[source],
+        shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
+        loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
+    )
+    harness.loki.fail(500)
+    async with harness.running(config) as sidecar:
+        await harness.eventually(lambda: _requests(sidecar) == first, what="the first requests")
+        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first  # paused
+        with path.open("a") as handle:
+            # An empty line between records (not one Docker writes; a NUL-padded file
+            # has them once the NULs are dropped) is not a request either.
+            handle.write("\n" + _docker(orjson.dumps(long_request).decode()))
+        await harness.eventually(lambda: _requests(sidecar) == first + 1, what="the long one")
+        assert _unparsed(sidecar) == 0
+        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first  # still paused
+        harness.loki.fail(None)
+        await harness.eventually(
+            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == first + 1,
+            what="everything shipped",
+        )
+        assert _requests(sidecar) == first + 1  # not again when shipping read it
+
+
+async def test_a_split_request_whose_last_part_has_not_come_is_left_to_the_ingest_stage(
+    harness: Harness,
+) -> None:
+    path = harness.logs / "c-json.log"
+    before = "".join(_docker(_access(n).rstrip("\n")) for n in range(5))
+    long_request = orjson.loads(_access(5))
+    long_request["padding"] = "p" * 40 * 1024
+    parts = _docker(orjson.dumps(long_request).decode()).splitlines(keepends=True)
+    path.write_text(before + "".join(parts[:2]))
+    source = {**_source(harness), "format": "docker", "paths": [str(path)]}
+    # One chunk holds the file: the tap reads both parts before it gives way.
+    config = harness.config(sources=[source], shipping={"read_chunk_bytes": 256 * 1024})
+    with _paused() as (budget, recorder):
+        files, tap = _tap(config, budget, recorder)
+        try:
+            await tap.run_while_paused()
+            (tailer,) = files.tailers.values()
+            observed = tailer.gen.observed
+        finally:
+            files.release_all()
+    assert len(recorder.lines) == 5
+    # Not past the held line's first part: the ingest stage records it when it is whole.
+    assert observed == len(before.encode())
