@@ -277,3 +277,22 @@ async def test_a_request_line_held_unterminated_when_its_file_goes_is_still_coun
         path.unlink()
         await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="the held line")
         assert _requests(sidecar) == 2
+
+
+async def test_a_released_held_line_without_a_usable_time_is_stamped_after_the_lines_before_it(
+    harness,
+):
+    # Both records' Docker times do not parse: both lines get read times, which follow
+    # the file's order (anchor time + distance in bytes: generation.py).
+    whole = orjson.dumps({"log": "first\n", "stream": "stdout", "time": "?"}).decode() + "\n"
+    held = orjson.dumps({"log": "held", "stream": "stdout", "time": "?"}).decode() + "\n"
+    path = harness.logs / "c-json.log"
+    path.write_text(whole + held)
+    async with harness.running(harness.config(sources=[_docker_source(harness)])) as sidecar:
+        await harness.eventually(lambda: harness.loki.lines() == ["first"], what="first line")
+        path.unlink()
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="the held line")
+        await harness.eventually(lambda: not sidecar.shipping.pipelines[0].tailers, what="released")
+    first, last = _entries(harness)
+    assert (first.line, last.line) == ("first", "held")
+    assert last.ts - first.ts >= len(whole)
