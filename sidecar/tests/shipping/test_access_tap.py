@@ -9,10 +9,11 @@ ingest stage (which records what the read-ahead did not).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import orjson
+from sidecar.app import Sidecar
 from sidecar.shipping.access_tap import AccessTap
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.discovery import Discovery
@@ -22,21 +23,8 @@ from sidecar.shipping.selfguard import SelfGuard
 
 from sidecar.config import SidecarConfig
 
+from .access_requests import access_line, requests_recorded
 from .conftest import Harness
-
-
-def _access(n: int) -> str:
-    record = {
-        "timestamp": f"2026-11-25T10:00:{n % 60:02d}.{n % 1000:03d}Z",
-        "level": "info",
-        "message": "request",
-        "http_request_method": "GET",
-        "http_route": "/items",
-        "http_response_status_code": 200,
-        "duration_seconds": 0.01,
-        "padding": "x" * 300,
-    }
-    return orjson.dumps(record).decode() + "\n"
 
 
 def _source(harness: Harness) -> dict[str, Any]:
@@ -48,20 +36,6 @@ def _source(harness: Harness) -> dict[str, Any]:
     }
 
 
-def _requests(sidecar: Any) -> float:
-    value = sidecar.registry.get_sample_value(
-        "http_server_request_duration_seconds_count",
-        {
-            "service_name": "svc",
-            "telemetry_source": "access_log",
-            "http_request_method": "GET",
-            "http_route": "/items",
-            "http_response_status_code": "200",
-        },
-    )
-    return value or 0.0
-
-
 def _unparsed(sidecar: Any) -> float:
     return sum(
         sample.value
@@ -71,27 +45,38 @@ def _unparsed(sidecar: Any) -> float:
     )
 
 
-async def test_requests_written_during_an_outage_are_recorded_and_empty_lines_are_not(
-    harness: Harness,
-) -> None:
-    first = 1000
-    path = harness.logs / "access.log"
-    path.write_text("".join(_access(n) for n in range(first)))
+@contextlib.asynccontextmanager
+async def _in_an_outage(
+    harness: Harness, source: dict[str, Any], written: int
+) -> AsyncIterator[Sidecar]:
+    """The sidecar with Loki down and a small buffer, once the read-ahead has recorded
+    the `written` requests and waits, shipping paused on the full buffer."""
     config = harness.config(
-        sources=[_source(harness)],
+        sources=[source],
         shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
         loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
     )
     harness.loki.fail(500)
     async with harness.running(config) as sidecar:
-        await harness.eventually(lambda: _requests(sidecar) == first, what="the first requests")
-        # The read-ahead has caught up and waits; shipping is paused on the full buffer.
-        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first
+        await harness.eventually(
+            lambda: requests_recorded(sidecar) == written, what="the requests written"
+        )
+        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < written  # paused
+        yield sidecar
+
+
+async def test_requests_written_during_an_outage_are_recorded_and_empty_lines_are_not(
+    harness: Harness,
+) -> None:
+    first = 1000
+    path = harness.logs / "access.log"
+    path.write_text("".join(access_line(n) for n in range(first)))
+    async with _in_an_outage(harness, _source(harness), first) as sidecar:
         with path.open("a") as handle:
             for n in range(first, first + 10):
-                handle.write(_access(n) + "\n\r\n")  # each followed by empty lines
+                handle.write(access_line(n) + "\n\r\n")  # each followed by empty lines
         await harness.eventually(
-            lambda: _requests(sidecar) == first + 10, what="the requests written later"
+            lambda: requests_recorded(sidecar) == first + 10, what="the requests written later"
         )
         assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first  # still paused
         assert _unparsed(sidecar) == 0
@@ -149,7 +134,7 @@ async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_
     harness: Harness,
 ) -> None:
     for name, first in (("a.log", 0), ("b.log", 100)):  # different heads: two files
-        (harness.logs / name).write_text("".join(_access(n) for n in range(first, first + 50)))
+        (harness.logs / name).write_text("".join(access_line(n) for n in range(first, first + 50)))
     config = harness.config(sources=[_source(harness)], shipping={"read_chunk_bytes": 4096})
     with _paused() as (budget, recorder):
         files, tap = _tap(config, budget, recorder)
@@ -162,7 +147,7 @@ async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_
     # One chunk of one file, whole lines only; the other is left untouched.
     assert read_ahead[0] == 0
     assert 0 < read_ahead[1] <= 4096
-    assert len(recorder.lines) == read_ahead[1] // len(_access(0))
+    assert len(recorder.lines) == read_ahead[1] // len(access_line(0))
 
 
 def _docker(line: str, time: str = "2026-11-25T10:00:00Z") -> str:
@@ -180,24 +165,17 @@ async def test_a_request_docker_split_into_parts_is_recorded_once_whole_during_a
 ) -> None:
     first = 1000
     path = harness.logs / "c-json.log"
-    path.write_text("".join(_docker(_access(n).rstrip("\n")) for n in range(first)))
-    long_request = orjson.loads(_access(first))
-    long_request["padding"] = "p" * 40 * 1024  # Docker writes it as 3 records
+    path.write_text("".join(_docker(access_line(n).rstrip("\n")) for n in range(first)))
+    long_request = access_line(first, padding="p" * 40 * 1024)  # 3 records in Docker's log
     source = {**_source(harness), "format": "docker", "paths": [str(path)]}
-    config = harness.config(
-        sources=[source],
-        shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
-        loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
-    )
-    harness.loki.fail(500)
-    async with harness.running(config) as sidecar:
-        await harness.eventually(lambda: _requests(sidecar) == first, what="the first requests")
-        assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first  # paused
+    async with _in_an_outage(harness, source, first) as sidecar:
         with path.open("a") as handle:
             # An empty line between records (not one Docker writes; a NUL-padded file
             # has them once the NULs are dropped) is not a request either.
-            handle.write("\n" + _docker(orjson.dumps(long_request).decode()))
-        await harness.eventually(lambda: _requests(sidecar) == first + 1, what="the long one")
+            handle.write("\n" + _docker(long_request.rstrip("\n")))
+        await harness.eventually(
+            lambda: requests_recorded(sidecar) == first + 1, what="the long one"
+        )
         assert _unparsed(sidecar) == 0
         assert harness.metric(sidecar, "sidecar_log_lines_read_total") < first  # still paused
         harness.loki.fail(None)
@@ -205,17 +183,16 @@ async def test_a_request_docker_split_into_parts_is_recorded_once_whole_during_a
             lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == first + 1,
             what="everything shipped",
         )
-        assert _requests(sidecar) == first + 1  # not again when shipping read it
+        assert requests_recorded(sidecar) == first + 1  # not again when shipping read it
 
 
 async def test_a_split_request_whose_last_part_has_not_come_is_left_to_the_ingest_stage(
     harness: Harness,
 ) -> None:
     path = harness.logs / "c-json.log"
-    before = "".join(_docker(_access(n).rstrip("\n")) for n in range(5))
-    long_request = orjson.loads(_access(5))
-    long_request["padding"] = "p" * 40 * 1024
-    parts = _docker(orjson.dumps(long_request).decode()).splitlines(keepends=True)
+    before = "".join(_docker(access_line(n).rstrip("\n")) for n in range(5))
+    long_request = access_line(5, padding="p" * 40 * 1024)
+    parts = _docker(long_request.rstrip("\n")).splitlines(keepends=True)
     path.write_text(before + "".join(parts[:2]))
     source = {**_source(harness), "format": "docker", "paths": [str(path)]}
     # One chunk holds the file: the tap reads both parts before it gives way.

@@ -10,6 +10,8 @@ from sidecar.shipping.parsers import DockerRecord
 
 from tests.support.loki_double import parse_labels
 
+from .access_requests import access_line, requests_recorded
+
 # moby's log copier splits a line into buffers of this many bytes; only the last part
 # of a line carries the newline.
 DOCKER_BUFFER = 16 * 1024
@@ -237,46 +239,24 @@ async def test_a_released_held_line_without_a_usable_time_gets_a_read_time_saved
     assert parse_labels(labels)["level"] == "warn"
 
 
-def _requests(sidecar) -> float:  # type: ignore[no-untyped-def]
-    value = sidecar.registry.get_sample_value(
-        "http_server_request_duration_seconds_count",
-        {
-            "service_name": "svc",
-            "telemetry_source": "access_log",
-            "http_request_method": "GET",
-            "http_route": "/items",
-            "http_response_status_code": "200",
-        },
-    )
-    return value or 0.0
-
-
 async def test_a_request_line_held_unterminated_when_its_file_goes_is_still_counted(harness):
-    request = json.dumps(
-        {
-            "http_request_method": "GET",
-            "http_route": "/items",
-            "http_response_status_code": 200,
-            "duration_seconds": 0.01,
-        }
-    )
     # The container's last output had no newline: Docker wrote it as a part of a line
     # whose end never comes (no "\n" in its log), held until the file goes.
     unterminated = orjson.dumps(
-        {"log": request, "stream": "stdout", "time": "2026-11-25T10:00:01Z"}
+        {"log": access_line(1).rstrip("\n"), "stream": "stdout", "time": FIRST_TIME}
     )
     path = harness.logs / "c-json.log"
-    path.write_text("".join(_records(request)) + unterminated.decode() + "\n")
+    path.write_text("".join(_records(access_line(0).rstrip("\n"))) + unterminated.decode() + "\n")
     source = {**_docker_source(harness), "access_log": {"format": "json"}}
     async with harness.running(harness.config(sources=[source])) as sidecar:
         await harness.eventually(
             lambda: harness.metric(sidecar, "sidecar_log_lines_read_total") == 2,
             what="both records read",
         )
-        assert _requests(sidecar) == 1  # the held one not yet
+        assert requests_recorded(sidecar) == 1  # the held one not yet
         path.unlink()
         await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="the held line")
-        assert _requests(sidecar) == 2
+        assert requests_recorded(sidecar) == 2
 
 
 async def test_a_released_held_line_without_a_usable_time_is_stamped_after_the_lines_before_it(

@@ -21,6 +21,13 @@ MAX_LINE = 1024
 MARKER = re.compile(r" \[sidecar: line truncated, (\d+) bytes > (\d+)\]$")
 
 
+def _marked(line: str) -> tuple[int, int]:
+    """The line's size and the limit, as the marker states them."""
+    match = MARKER.search(line)
+    assert match is not None, line[-80:]
+    return int(match[1]), int(match[2])
+
+
 def _kept(line: str) -> str:
     """The line's own text, before the marker."""
     match = MARKER.search(line)
@@ -28,8 +35,23 @@ def _kept(line: str) -> str:
     return line[: match.start()]
 
 
-def _malformed(harness: Harness, sidecar: object, reason: str) -> float:
-    return harness.metric(sidecar, "sidecar_log_lines_malformed_total", reason=reason)  # type: ignore[arg-type]
+async def _shipped(harness: Harness, lines: bytes) -> tuple[list[str], float, float]:
+    """Ship `lines` with max_line_bytes MAX_LINE (Loki's limit set alike): what Loki
+    stored, and how many lines were counted truncated and invalid UTF-8."""
+    (harness.logs / "app.log").write_bytes(lines)
+    harness.loki.max_line_size = MAX_LINE
+    config = harness.config(shipping={"max_line_bytes": MAX_LINE})
+    async with harness.running(config) as sidecar:
+        count = lines.count(b"\n")
+        await harness.eventually(
+            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == count,
+            what="every line acknowledged",
+        )
+
+        def malformed(reason: str) -> float:
+            return harness.metric(sidecar, "sidecar_log_lines_malformed_total", reason=reason)
+
+        return harness.loki.lines(), malformed("truncated"), malformed("invalid_utf8")
 
 
 async def test_an_overlong_line_of_multibyte_characters_is_cut_between_characters(
@@ -38,39 +60,22 @@ async def test_an_overlong_line_of_multibyte_characters_is_cut_between_character
     # 3-byte characters: neither the reader's cut at MAX_LINE nor the marker's room
     # falls on a character boundary (1024 and 960 are not multiples of 3).
     text = "€" * 1000
-    (harness.logs / "app.log").write_text("short\n" + text + "\n")
-    harness.loki.max_line_size = MAX_LINE  # Loki's own limit, set as the sidecar's
-    config = harness.config(shipping={"max_line_bytes": MAX_LINE})
-    async with harness.running(config) as sidecar:
-        await harness.eventually(
-            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 2,
-            what="both lines acknowledged",
-        )
-        assert _malformed(harness, sidecar, "truncated") == 1
-        # A valid line is not counted as invalid UTF-8 because the cut split a character.
-        assert _malformed(harness, sidecar, "invalid_utf8") == 0
-    (line,) = [x for x in harness.loki.lines() if x != "short"]
+    stored, truncated, invalid = await _shipped(harness, f"short\n{text}\n".encode())
+    # A valid line is not counted as invalid UTF-8 because the cut split a character.
+    assert (truncated, invalid) == (1, 0)
+    (line,) = [x for x in stored if x != "short"]
     assert len(line.encode()) <= MAX_LINE
     kept = _kept(line)
     assert set(kept) == {"€"}  # whole characters only: no U+FFFD at the cut
     assert len(kept.encode()) > MAX_LINE - 64 - 3  # no more than the split one dropped
-    assert MARKER.search(line).groups() == (str(len(text.encode())), str(MAX_LINE))  # type: ignore[union-attr]
+    assert _marked(line) == (len(text.encode()), MAX_LINE)
 
 
 async def test_an_overlong_line_of_invalid_bytes_reaches_loki_within_the_limit(
     harness: Harness,
 ) -> None:
-    (harness.logs / "app.log").write_bytes(b"\xff" * 3000 + b"\n")
-    harness.loki.max_line_size = MAX_LINE
-    config = harness.config(shipping={"max_line_bytes": MAX_LINE})
-    async with harness.running(config) as sidecar:
-        await harness.eventually(
-            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 1,
-            what="the line acknowledged",
-        )
-        assert _malformed(harness, sidecar, "truncated") == 1
-        assert _malformed(harness, sidecar, "invalid_utf8") == 1
-    (line,) = harness.loki.lines()
+    (line,), truncated, invalid = await _shipped(harness, b"\xff" * 3000 + b"\n")
+    assert (truncated, invalid) == (1, 1)
     assert len(line.encode()) <= MAX_LINE
     assert set(_kept(line)) == {"\ufffd"}
 
@@ -80,22 +85,13 @@ async def test_a_line_its_replaced_invalid_bytes_carry_past_the_limit_is_cut_and
 ) -> None:
     # Under the limit in the file, over it once each invalid byte is a 3-byte U+FFFD.
     data = b"ok " + b"\xe9" * 600
-    assert len(data) < MAX_LINE < len(data.decode(errors="replace").encode())
-    (harness.logs / "app.log").write_bytes(data + b"\n")
-    harness.loki.max_line_size = MAX_LINE
-    config = harness.config(shipping={"max_line_bytes": MAX_LINE})
-    async with harness.running(config) as sidecar:
-        await harness.eventually(
-            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 1,
-            what="the line acknowledged",
-        )
-        assert _malformed(harness, sidecar, "truncated") == 1
-        assert _malformed(harness, sidecar, "invalid_utf8") == 1
-    (line,) = harness.loki.lines()
+    shipped_size = len(data.decode(errors="replace").encode())
+    assert len(data) < MAX_LINE < shipped_size
+    (line,), truncated, invalid = await _shipped(harness, data + b"\n")
+    assert (truncated, invalid) == (1, 1)
     assert len(line.encode()) <= MAX_LINE
     assert _kept(line).startswith("ok \ufffd\ufffd")
-    shipped_size = len(data.decode(errors="replace").encode())
-    assert MARKER.search(line).groups() == (str(shipped_size), str(MAX_LINE))  # type: ignore[union-attr]
+    assert _marked(line) == (shipped_size, MAX_LINE)
 
 
 # The cut, where it falls: `room` is what truncated_text keeps of a line (the rest of
@@ -120,5 +116,5 @@ ROOM = MAX_LINE - 64
 def test_truncated_text_cuts_between_whole_characters(data: bytes, kept: str) -> None:
     line = truncated_text(data + b"z" * 100, 7, MAX_LINE)
     assert _kept(line) == kept
-    assert MARKER.search(line).groups() == (str(len(data) + 100 + 7), str(MAX_LINE))  # type: ignore[union-attr]
+    assert _marked(line) == (len(data) + 100 + 7, MAX_LINE)
     assert len(line.encode()) <= MAX_LINE
