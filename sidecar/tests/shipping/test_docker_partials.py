@@ -10,6 +10,8 @@ from sidecar.shipping.parsers import DockerRecord
 
 from tests.support.loki_double import parse_labels
 
+from .access_requests import access_line, requests_recorded
+
 # moby's log copier splits a line into buffers of this many bytes; only the last part
 # of a line carries the newline.
 DOCKER_BUFFER = 16 * 1024
@@ -176,3 +178,101 @@ async def test_a_line_that_is_not_a_docker_record_is_shipped_raw_at_read_time(ha
     assert set(entries) == {"before", "not a record", "after"}
     # No time of its own: stamped when read, which is after Docker's times in the file.
     assert entries["not a record"] > entries["after"]
+
+
+async def test_a_released_file_without_a_split_line_ships_each_line_once(harness):
+    path = harness.logs / "c-json.log"
+    path.write_text("".join(_records("one") + _records("two")))
+    async with harness.running(harness.config(sources=[_docker_source(harness)])) as sidecar:
+        await harness.eventually(
+            lambda: harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 2,
+            what="2 entries acknowledged",
+        )
+        path.unlink()
+        await harness.eventually(lambda: not sidecar.shipping.pipelines[0].tailers, what="released")
+        assert sidecar.ready()
+    assert sorted(harness.loki.lines()) == ["one", "two"]
+    assert sum(r.entries for r in harness.loki.requests) == 2
+
+
+def _anchors(harness) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    path = harness.tmp_path / "positions.json"
+    if not path.exists():
+        return []
+    return [a for entry in json.loads(path.read_text())["files"].values() for a in entry["anchors"]]
+
+
+async def test_a_released_held_line_without_a_usable_time_gets_a_read_time_saved_before_it_is_sent(
+    harness,
+):
+    # A record whose Docker time does not parse, holding a JSON line whose own time does
+    # not either, and whose last part never came: when the file goes, it is shipped
+    # stamped with its read time, and that anchor is on disk before the push leaves, so
+    # a re-send carries the same timestamp (generation.py).
+    held = '{"level": "warn", "timestamp": "yesterday", "message": "cut short"}'
+    record = orjson.dumps({"log": held, "stream": "stdout", "time": "not a time"}).decode()
+    path = harness.logs / "c-json.log"
+    path.write_text(record + "\n")
+    config = harness.config(
+        # No periodic checkpoint during the test: only the anchor gate writes the file.
+        shipping={"checkpoint_interval_seconds": 3600},
+        sources=[_docker_source(harness)],
+    )
+    harness.loki.fail(500)
+    async with harness.running(config) as sidecar:
+        await harness.eventually(
+            lambda: harness.metric(sidecar, "sidecar_log_lines_read_total") == 1,
+            what="the part read",
+        )
+        assert harness.loki.requests == []  # held: nothing to send yet
+        path.unlink()
+        await harness.eventually(lambda: harness.loki.requests, what="a push of the held line")
+        (anchor,) = _anchors(harness)
+        assert anchor[0] == 0  # the line's first part is at offset 0
+        bad = harness.metric(sidecar, "sidecar_log_lines_malformed_total", reason="bad_timestamp")
+        assert bad == 1
+        harness.loki.fail(None)
+        await harness.eventually(lambda: harness.loki.lines(), what="the held line stored")
+    (entry,) = _entries(harness)
+    assert (entry.line, entry.ts) == (held, anchor[1])
+    (labels,) = harness.loki.streams()
+    assert parse_labels(labels)["level"] == "warn"
+
+
+async def test_a_request_line_held_unterminated_when_its_file_goes_is_still_counted(harness):
+    # The container's last output had no newline: Docker wrote it as a part of a line
+    # whose end never comes (no "\n" in its log), held until the file goes.
+    unterminated = orjson.dumps(
+        {"log": access_line(1).rstrip("\n"), "stream": "stdout", "time": FIRST_TIME}
+    )
+    path = harness.logs / "c-json.log"
+    path.write_text("".join(_records(access_line(0).rstrip("\n"))) + unterminated.decode() + "\n")
+    source = {**_docker_source(harness), "access_log": {"format": "json"}}
+    async with harness.running(harness.config(sources=[source])) as sidecar:
+        await harness.eventually(
+            lambda: harness.metric(sidecar, "sidecar_log_lines_read_total") == 2,
+            what="both records read",
+        )
+        assert requests_recorded(sidecar) == 1  # the held one not yet
+        path.unlink()
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="the held line")
+        assert requests_recorded(sidecar) == 2
+
+
+async def test_a_released_held_line_without_a_usable_time_is_stamped_after_the_lines_before_it(
+    harness,
+):
+    # Both records' Docker times do not parse: both lines get read times, which follow
+    # the file's order (anchor time + distance in bytes: generation.py).
+    whole = orjson.dumps({"log": "first\n", "stream": "stdout", "time": "?"}).decode() + "\n"
+    held = orjson.dumps({"log": "held", "stream": "stdout", "time": "?"}).decode() + "\n"
+    path = harness.logs / "c-json.log"
+    path.write_text(whole + held)
+    async with harness.running(harness.config(sources=[_docker_source(harness)])) as sidecar:
+        await harness.eventually(lambda: harness.loki.lines() == ["first"], what="first line")
+        path.unlink()
+        await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="the held line")
+        await harness.eventually(lambda: not sidecar.shipping.pipelines[0].tailers, what="released")
+    first, last = _entries(harness)
+    assert (first.line, last.line) == ("first", "held")
+    assert last.ts - first.ts >= len(whole)

@@ -213,6 +213,33 @@ async def test_a_record_past_a_limit_is_cut_and_the_cut_counted(
         assert split == 2 + 2
 
 
+async def test_a_line_over_max_line_bytes_is_a_record_cut_and_marked_and_the_next_ones_whole(
+    harness: Harness, loki: LokiDouble
+) -> None:
+    before = "2026-11-25T10:00:00.000Z ERROR x: boom\n  frame 1"
+    long_line = "2026-11-25T10:00:01.000Z ERROR y: " + "y" * 3000
+    after = "2026-11-25T10:00:02.000Z INFO z: after\n  frame 2"
+    path = harness.logs / "app.log"
+    path.write_text(f"{before}\n{long_line}\n{after}\n")
+    config = harness.config(shipping={"max_line_bytes": 1024}, sources=[_source(harness)])
+    async with harness.running(config) as sidecar:
+        await harness.eventually(lambda: len(_lines(loki)) == 3, what="3 records")
+        truncated = _counted(
+            harness, sidecar, "sidecar_log_lines_malformed_total", reason="truncated"
+        )
+        assert truncated == 1
+        positions = harness.tmp_path / "positions.json"
+        size = path.stat().st_size
+        await harness.eventually(lambda: _checkpoint(positions) == size, what="checkpoint at end")
+    first, cut, last = _entries(loki)
+    assert (first, last) == (("error", before), ("info", after))
+    level, line = cut
+    assert level == "error"
+    assert line.startswith(long_line[:900])
+    assert line.endswith(f" [sidecar: line truncated, {len(long_line)} bytes > 1024]")
+    assert len(line.encode()) <= 1024
+
+
 async def test_a_record_whose_next_line_never_comes_is_shipped_after_flush_seconds(
     harness: Harness, loki: LokiDouble
 ) -> None:

@@ -24,7 +24,7 @@ from sidecar.shipping.docker_partials import DockerLines
 from sidecar.shipping.entries import ENTRY_OVERHEAD, ENTRY_OVERHEAD_META, Entry, Parsed
 from sidecar.shipping.generation import Generation
 from sidecar.shipping.labels import StreamLabels
-from sidecar.shipping.linereader import TRUNCATED, Chunk, truncated_text
+from sidecar.shipping.linereader import TRUNCATED, Chunk, truncated_text, valid_up_to_a_cut
 from sidecar.shipping.multiline import FirstLineParser, MultilineJoiner
 from sidecar.shipping.parsers import DockerParser, TextParser, make_parser
 from sidecar.shipping.source_metrics import SourceMetrics
@@ -139,8 +139,7 @@ class Ingest:
             try:
                 text = data.decode()
             except UnicodeDecodeError:
-                text = data.decode(errors="replace")
-                malformed[INVALID_UTF8] = malformed.get(INVALID_UTF8, 0) + 1
+                text, data, skipped = self._replaced(data, skipped, malformed)
             if skipped:
                 text = truncated_text(data, skipped, self._max_line)
                 malformed[TRUNCATED] = malformed.get(TRUNCATED, 0) + 1
@@ -188,6 +187,22 @@ class Ingest:
         self._m.count_chunk(read, levels, malformed, empty)
         if staged:
             self._staged(size_total)
+
+    def _replaced(
+        self, data: bytes, skipped: int, malformed: dict[str, int]
+    ) -> tuple[str, bytes, int]:
+        """A line that is not valid UTF-8 as read: its text with U+FFFD for each invalid
+        byte, and the (data, skipped) it is cut from, with skipped 0 if it is not cut."""
+        # A cut line may end inside a character: that is the cut's doing, not the file's.
+        if not (skipped and valid_up_to_a_cut(data)):
+            malformed[INVALID_UTF8] = malformed.get(INVALID_UTF8, 0) + 1
+        text = data.decode(errors="replace")
+        if not skipped:
+            shipped = text.encode()
+            if len(shipped) > self._max_line:
+                # Each U+FFFD is 3 bytes: the line outgrew the limit Loki holds it to.
+                return text, shipped[: self._max_line], len(shipped) - self._max_line
+        return text, data, skipped
 
     def _stage_one(
         self,

@@ -6,11 +6,12 @@ returned until its newline arrives (or `take_partial` is called for a file that 
 never complete it). A line longer than max_line_bytes keeps only its first
 max_line_bytes; the rest is skipped as it streams past, so a 1 GB file without a newline
 costs at most one max line plus one read chunk. `truncated_text` is how such a line is
-shipped: its first bytes and a marker, within max_line_bytes.
+shipped: its first whole characters and a marker, within max_line_bytes of UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 from dataclasses import dataclass
 
@@ -122,17 +123,29 @@ class LineReader:
         return len(self._carry)
 
 
+def _whole_characters(data: bytes, errors: str = "replace") -> str:
+    """`data` decoded, without a character its end cuts into."""
+    # An incremental decoder keeps an unfinished sequence at the end for the next call
+    # rather than decoding it: a character the cut splits is dropped, a whole one kept.
+    return codecs.getincrementaldecoder("utf-8")(errors).decode(data)
+
+
+def valid_up_to_a_cut(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8 but for a character its end cuts into."""
+    try:
+        _whole_characters(data, "strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def truncated_text(data: bytes, skipped: int, max_line_bytes: int) -> str:
-    """A line cut at max_line_bytes (`skipped` bytes not kept), marked, within the limit."""
-    cut = data[: max_line_bytes - _MARKER_ROOM]
-    # Do not split a UTF-8 sequence: drop continuation bytes and their lead byte.
-    end = len(cut)
-    while end and cut[end - 1] & 0xC0 == 0x80:
-        end -= 1
-    if end and cut[end - 1] >= 0xC0:
-        end -= 1
-    elif end < len(cut):
-        end = len(cut)
-    text = cut[:end].decode(errors="replace")
+    """A line cut at max_line_bytes (`skipped` bytes not kept), marked, within the limit:
+    the whole characters of its first bytes that fit beside the marker."""
+    room = max_line_bytes - _MARKER_ROOM
+    text = _whole_characters(data[:room])
+    shipped = text.encode()
+    if len(shipped) > room:  # invalid bytes, each now a 3-byte U+FFFD
+        text = _whole_characters(shipped[:room])
     total = len(data) + skipped
     return f"{text} [sidecar: line truncated, {total} bytes > {max_line_bytes}]"

@@ -1,0 +1,39 @@
+"""Access-log request lines, and the request count the recorder keeps, for the tests of
+sources with `access_log: {format: json}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+def access_line(n: int, **extra: Any) -> str:
+    """The n-th request line (GET /items, 200, 10 ms), with its newline."""
+    record = {
+        "timestamp": f"2026-11-25T10:00:{n % 60:02d}.{n % 1000:03d}Z",
+        "level": "info",
+        "message": "request",
+        "http_request_method": "GET",
+        "http_route": "/items",
+        "http_response_status_code": 200,
+        "duration_seconds": 0.01,
+        "padding": "x" * 300,
+        **extra,
+    }
+    return orjson.dumps(record).decode() + "\n"
+
+
+def requests_recorded(sidecar: Any) -> float:
+    """How many of those requests the sidecar's access-log metrics counted."""
+    value = sidecar.registry.get_sample_value(
+        "http_server_request_duration_seconds_count",
+        {
+            "service_name": "svc",
+            "telemetry_source": "access_log",
+            "http_request_method": "GET",
+            "http_route": "/items",
+            "http_response_status_code": "200",
+        },
+    )
+    return value or 0.0
