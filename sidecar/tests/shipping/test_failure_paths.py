@@ -16,6 +16,8 @@ import pytest
 from sidecar.shipping import encoding as encoding_module
 from sidecar.shipping import positions as positions_module
 
+from .access_requests import access_line, requests_recorded
+
 
 def _offset(harness) -> int:  # type: ignore[no-untyped-def]
     try:
@@ -226,38 +228,10 @@ async def test_5_reading_and_encoding_stay_off_the_event_loop_thread(harness, mo
 # -- 6. access-log metrics do not wait for Loki -----------------------------------------
 
 
-def _access(n: int) -> str:
-    record = {
-        "timestamp": f"2026-11-25T10:00:{n % 60:02d}.{n % 1000:03d}Z",
-        "level": "info",
-        "message": "request",
-        "http_request_method": "GET",
-        "http_route": "/items",
-        "http_response_status_code": 200,
-        "duration_seconds": 0.01,
-        "padding": "x" * 300,
-    }
-    return orjson.dumps(record).decode() + "\n"
-
-
-def _requests(sidecar) -> float:  # type: ignore[no-untyped-def]
-    value = sidecar.registry.get_sample_value(
-        "http_server_request_duration_seconds_count",
-        {
-            "service_name": "svc",
-            "telemetry_source": "access_log",
-            "http_request_method": "GET",
-            "http_route": "/items",
-            "http_response_status_code": "200",
-        },
-    )
-    return value or 0.0
-
-
 async def test_6_access_log_metrics_count_every_line_while_loki_is_down_and_once_only(harness):
     total = 3000
     path = harness.logs / "access.log"
-    path.write_text("".join(_access(n) for n in range(total)))
+    path.write_text("".join(access_line(n) for n in range(total)))
     source = {
         "name": "app",
         "service_name": "svc",
@@ -271,13 +245,13 @@ async def test_6_access_log_metrics_count_every_line_while_loki_is_down_and_once
     )
     harness.loki.fail(500)
     async with harness.running(config) as sidecar:
-        await harness.eventually(lambda: _requests(sidecar) == total, what="every request")
+        await harness.eventually(lambda: requests_recorded(sidecar) == total, what="every request")
         assert harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 0
         assert harness.metric(sidecar, "sidecar_log_lines_read_total") < total  # paused
     harness.loki.fail(None)
     async with harness.running(config) as sidecar:
         await harness.eventually(lambda: len(harness.loki.lines()) == total, what="all shipped")
-        assert _requests(sidecar) == 0  # recorded before the restart, not again
+        assert requests_recorded(sidecar) == 0  # recorded before the restart, not again
 
 
 # -- 8. copytruncate -----------------------------------------------------------------------
