@@ -346,3 +346,36 @@ async def test_a_checkpoint_whose_fingerprint_covers_no_bytes_does_not_skip_anyt
     assert sum(r.entries for r in harness.loki.requests) == 4
     # Nothing is kept for a copy to continue: no head to know one by.
     assert not any("/retired:" in key for key in _positions(harness)["files"])
+
+
+async def test_a_copy_made_before_the_last_lines_were_written_is_taken_over_not_read_again(
+    harness,
+):
+    path = harness.logs / "app.log"
+    path.write_text("".join(harness.json_line(n) for n in range(20)))  # past the 1 KiB head
+    early_copy = harness.tmp_path / "app.log.1"  # outside the glob for now
+    async with harness.running(harness.config()) as sidecar:
+        await harness.eventually(lambda: len(harness.loki.lines()) == 20, what="20 lines")
+        shutil.copy(path, early_copy)
+        with path.open("a") as handle:
+            handle.write("".join(harness.json_line(n) for n in range(20, 30)))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 30, what="30 lines")
+        with path.open("r+") as handle:
+            handle.truncate(0)
+        path.write_text(harness.json_line(30))
+        await harness.eventually(lambda: len(harness.loki.lines()) == 31, what="line 30")
+        # The copy ends before the last line read: it holds nothing that was not read.
+        os.rename(early_copy, harness.logs / "app.log.1")
+
+        def taken_over() -> bool:
+            tailer = _tailer_at(sidecar, harness.logs / "app.log.1")
+            # Taken over: acknowledged as far as the original was, past the copy's end.
+            return (
+                tailer is not None
+                and tailer.read_offset == early_copy_size
+                and tailer.acks.committed >= early_copy_size
+            )
+
+        early_copy_size = (harness.logs / "app.log.1").stat().st_size
+        await harness.eventually(taken_over, what="the copy tracked, nothing left to read")
+    assert sum(r.entries for r in harness.loki.requests) == 31
