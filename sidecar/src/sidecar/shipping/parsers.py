@@ -61,9 +61,8 @@ def normalise_level(value: object) -> str:
     return UNKNOWN_LEVEL
 
 
-def _record_timestamp(value: object) -> int | None:
-    if isinstance(value, str):  # pragma: no cover - from_record reads str stamps itself
-        return parse_rfc3339(value)
+def _epoch_timestamp(value: object) -> int | None:
+    """A record's numeric timestamp (from_record reads a string one itself)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return parse_epoch(value)
     return None
@@ -109,7 +108,7 @@ class JsonParser:
         if type(stamp) is str:
             ts = parse_rfc3339(stamp)
         else:
-            ts = _record_timestamp(stamp) if stamp is not None else None
+            ts = _epoch_timestamp(stamp) if stamp is not None else None
         return _new(
             Parsed,
             (
