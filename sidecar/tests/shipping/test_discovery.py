@@ -8,6 +8,7 @@ test_3_symlinks_out_of_the_roots_proc_files_and_fifos_are_refused.)
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -114,14 +115,45 @@ def test_a_file_gone_between_scan_and_open_is_not_opened_and_logged_once(logs, c
     discovery, _ = _discovery(logs, "*.log")
     ((dev_ino, found),) = discovery.scan(set()).items()
     path.unlink()
-    # Every scan finds a file it cannot open again (one the sidecar's user cannot read):
-    # that is one error line a minute, not one a scan.
+    # A file that fails to open for any reason but permissions (here: gone between the
+    # scan and the open) may fail at every scan: one error line a minute, not one a scan.
     assert discovery.open(found, dev_ino) is None
     assert discovery.open(found, dev_ino) is None
     errors = [r for r in caplog.records if r.getMessage() == "cannot open log file"]
     assert len(errors) == 1
     assert errors[0].levelno == logging.ERROR
     assert errors[0].__dict__["error"] == "No such file or directory"
+
+
+def test_a_file_the_sidecar_may_not_read_is_refused_once_and_tailed_once_it_can(
+    logs, monkeypatch, caplog
+):
+    path = logs / "app.log"
+    path.write_text("line\n")
+    path.chmod(0)
+    if os.geteuid() == 0:
+        # Permissions do not stop root (the tests' user here): refuse the open as the
+        # kernel refuses the sidecar's non-root user.
+        real_open = os.open
+
+        def open_as_a_user(file, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if file == str(path) and not path.stat().st_mode & 0o444:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), file)
+            return real_open(file, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", open_as_a_user)
+    discovery, refused = _discovery(logs, "*.log")
+    for _ in range(3):  # three scans
+        ((dev_ino, found),) = discovery.scan(set()).items()
+        assert discovery.open(found, dev_ino) is None
+    assert refused == ["unreadable"]
+    (warning,) = [r for r in caplog.records if r.getMessage() == "not tailing a matched path"]
+    assert warning.__dict__["reason"] == "unreadable"
+    assert not [r for r in caplog.records if r.getMessage() == "cannot open log file"]
+    path.chmod(0o644)
+    fd = discovery.open(found, dev_ino)
+    assert fd is not None
+    os.close(fd)
 
 
 @pytest.mark.parametrize("swap", ["fifo", "other file"])

@@ -7,8 +7,9 @@ Everything else that a glob matches is refused, counted under a reason
 past that the memory starts over and they are counted again). Opening goes through the
 resolved path with O_NOFOLLOW and O_NONBLOCK and checks the inode again, so a path
 swapped for a symlink or a FIFO in between is refused rather than followed or waited on;
-a file that cannot be opened (unreadable to the sidecar's user) is logged at most once a
-minute, not at every scan. A file that several matched paths lead to (hard links,
+a file the sidecar's user may not read is refused as `unreadable` (counted and logged
+once, and tailed once it becomes readable); any other failure to open is logged at most
+once a minute, not at every scan. A file that several matched paths lead to (hard links,
 overlapping globs) is offered once, under the first found (globs in `paths` order).
 """
 
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 OUTSIDE_ROOTS = "outside_roots"
 NOT_REGULAR = "not_regular"
 PSEUDO_FS = "pseudo_fs"
-REFUSED_REASONS = (OUTSIDE_ROOTS, NOT_REGULAR, PSEUDO_FS)
+UNREADABLE = "unreadable"
+REFUSED_REASONS = (OUTSIDE_ROOTS, NOT_REGULAR, PSEUDO_FS, UNREADABLE)
 _PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
 _REMEMBERED_REFUSALS = 10_000  # bounds the set that keeps refusals logged once per file
 
@@ -44,6 +46,10 @@ def _pseudo_devices() -> frozenset[int]:
         except OSError:
             continue
     return frozenset(devices)
+
+
+def _identity(info: os.stat_result) -> DevIno:
+    return (info.st_dev, info.st_ino)
 
 
 def _under(path: str, roots: list[str]) -> bool:
@@ -82,15 +88,15 @@ class Discovery:
         if stat.S_ISDIR(info.st_mode):
             return False  # globs often match directories on the way; not worth a refusal
         if not stat.S_ISREG(info.st_mode):
-            return self._refuse(path, info, NOT_REGULAR)
+            return self._refuse(path, _identity(info), NOT_REGULAR)
         if info.st_dev in self._pseudo_devices or _under(real, list(_PSEUDO_ROOTS)):
-            return self._refuse(path, info, PSEUDO_FS)
+            return self._refuse(path, _identity(info), PSEUDO_FS)
         if not _under(real, self.roots):
-            return self._refuse(path, info, OUTSIDE_ROOTS, resolved=real)
+            return self._refuse(path, _identity(info), OUTSIDE_ROOTS, resolved=real)
         return True
 
-    def _refuse(self, path: str, info: os.stat_result, reason: str, resolved: str = "") -> bool:
-        key = (path, (info.st_dev, info.st_ino))
+    def _refuse(self, path: str, dev_ino: DevIno, reason: str, resolved: str = "") -> bool:
+        key = (path, dev_ino)
         if key not in self._refused:
             if len(self._refused) >= _REMEMBERED_REFUSALS:
                 self._refused.clear()
@@ -114,6 +120,9 @@ class Discovery:
         flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(real, flags)
+        except PermissionError:
+            self._refuse(path, dev_ino, UNREADABLE)
+            return None
         except OSError as exc:
             extra = {"path": path, "error": exc.strerror}
             self._errors.log(logging.ERROR, path, "cannot open log file", extra)
