@@ -105,8 +105,16 @@ def test_below_the_bound_a_refused_path_is_counted_once(logs):
     assert refused == ["not_regular"]
 
 
-def _open_descriptors() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _descriptors_on(path: Path) -> int:
+    """Descriptors this process holds on `path` (other tests' processes and threads may
+    open and close their own meanwhile)."""
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{name}") == str(path)
+        except FileNotFoundError:
+            continue
+    return count
 
 
 def test_a_file_gone_between_scan_and_open_is_not_opened_and_logged_once(logs, caplog):
@@ -169,9 +177,9 @@ def test_a_file_swapped_between_scan_and_open_is_not_opened_and_nothing_leaks(lo
     else:
         replacement.write_text("another file now\n")
     os.replace(replacement, path)
-    before = _open_descriptors()
+    before = _descriptors_on(path)
     assert discovery.open(found, dev_ino) is None
-    assert _open_descriptors() == before
+    assert _descriptors_on(path) == before
     fd = discovery.open(found, _id(path))  # the next scan's identity is opened
     assert (fd is None) == (swap == "fifo")
     if fd is not None:
