@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import yaml
@@ -49,6 +49,12 @@ class SidecarProcess:
         return int(self.process.returncode)
 
 
+class WrittenConfig(NamedTuple):
+    path: Path
+    port: int
+    positions: Path  # the positions file it names
+
+
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
@@ -61,8 +67,8 @@ def write_config(
     loki_push_url: str,
     sources: list[dict[str, Any]],
     overrides: Mapping[str, Any] | None = None,
-) -> tuple[Path, int]:
-    """`workdir/sidecar.yaml` shipping `sources` with fast intervals; its path and port."""
+) -> WrittenConfig:
+    """`workdir/sidecar.yaml` shipping `sources` with fast intervals."""
     port = free_port()
     config = _merge(
         {
@@ -86,7 +92,7 @@ def write_config(
     )
     config_path = workdir / "sidecar.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    return config_path, port
+    return WrittenConfig(config_path, port, Path(config["shipping"]["positions_file"]))
 
 
 def start(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
@@ -107,9 +113,7 @@ def sidecar_process(
     overrides: Mapping[str, Any] | None = None,
 ) -> Iterator[SidecarProcess]:
     """The sidecar shipping `sources` to `loki_push_url`, with fast intervals."""
-    config_path, port = write_config(workdir, loki_push_url, sources, overrides)
-    config = yaml.safe_load(config_path.read_text())
-    positions = Path(config["shipping"]["positions_file"])
+    config_path, port, positions = write_config(workdir, loki_push_url, sources, overrides)
     log_path = workdir / "sidecar.out"
     process = start(config_path, log_path)
     running = SidecarProcess(f"http://127.0.0.1:{port}", config_path, positions, log_path, process)

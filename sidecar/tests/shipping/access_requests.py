@@ -1,11 +1,13 @@
-"""Access-log request lines, and the request count the recorder keeps, for the tests of
-sources with `access_log: {format: json}`."""
+"""Access-log request lines, the request count the recorder keeps, and the source and
+config the tests of sources with `access_log: {format: json}` run with."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+
+from sidecar.config import SidecarConfig
 
 
 def access_line(n: int, **extra: Any) -> str:
@@ -37,3 +39,23 @@ def requests_recorded(sidecar: Any) -> float:
         },
     )
     return value or 0.0
+
+
+def access_source(logs: Any) -> dict[str, Any]:
+    """A source reading `logs/*.log` as request lines."""
+    return {
+        "name": "app",
+        "service_name": "svc",
+        "paths": [str(logs / "*.log")],
+        "access_log": {"format": "json"},
+    }
+
+
+def paused_config(harness: Any, source: dict[str, Any]) -> SidecarConfig:
+    """A small buffer and one push in flight: with Loki down, shipping pauses on the full
+    buffer after a few chunks while the access-log read-ahead goes on recording."""
+    return harness.config(  # type: ignore[no-any-return]
+        sources=[source],
+        shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
+        loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
+    )

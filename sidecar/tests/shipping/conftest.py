@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 from sidecar.app import Sidecar
+from sidecar.shipping import encoding as encoding_module
 
 from sidecar.config import SidecarConfig
 from tests.support import free_port
@@ -72,6 +73,14 @@ class Harness:
     running = staticmethod(running)
     eventually = staticmethod(eventually)
 
+    def saved_offset(self) -> int:
+        """The offsets the positions file holds, summed; -1 before it is written."""
+        try:
+            data = orjson.loads((self.tmp_path / "positions.json").read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return -1
+        return sum(entry["offset"] for entry in data["files"].values() if "offset" in entry)
+
     @staticmethod
     def metric(sidecar: Sidecar, name: str, **labels: str) -> float:
         wanted = {"service_name": "svc", "source": "app", **labels}
@@ -92,3 +101,18 @@ class Harness:
 @pytest.fixture
 def harness(tmp_path: Path, loki: LokiDouble) -> Harness:
     return Harness(tmp_path, loki)
+
+
+@pytest.fixture
+def poison_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The protobuf encoder refuses any entry whose line holds "poison". Stands in for an
+    encoder bug: nothing the parsers produce makes the real encoders fail (lines are
+    decoded with U+FFFD, timestamps clamped to what Loki stores)."""
+    real = encoding_module.ENCODERS["protobuf"]
+
+    def refuses_poison(streams: Any) -> encoding_module.Body:
+        if any("poison" in entry[1] for _, _, entries in streams for entry in entries):
+            raise ValueError("Value out of range")
+        return real(streams)
+
+    monkeypatch.setitem(encoding_module.ENCODERS, "protobuf", refuses_poison)

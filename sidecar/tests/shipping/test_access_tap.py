@@ -23,17 +23,8 @@ from sidecar.shipping.selfguard import SelfGuard
 
 from sidecar.config import SidecarConfig
 
-from .access_requests import access_line, requests_recorded
+from .access_requests import access_line, access_source, paused_config, requests_recorded
 from .conftest import Harness
-
-
-def _source(harness: Harness) -> dict[str, Any]:
-    return {
-        "name": "app",
-        "service_name": "svc",
-        "paths": [str(harness.logs / "*.log")],
-        "access_log": {"format": "json"},
-    }
 
 
 def _unparsed(sidecar: Any) -> float:
@@ -51,13 +42,8 @@ async def _in_an_outage(
 ) -> AsyncIterator[Sidecar]:
     """The sidecar with Loki down and a small buffer, once the read-ahead has recorded
     the `written` requests and waits, shipping paused on the full buffer."""
-    config = harness.config(
-        sources=[source],
-        shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
-        loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
-    )
     harness.loki.fail(500)
-    async with harness.running(config) as sidecar:
+    async with harness.running(paused_config(harness, source)) as sidecar:
         await harness.eventually(
             lambda: requests_recorded(sidecar) == written, what="the requests written"
         )
@@ -71,7 +57,7 @@ async def test_requests_written_during_an_outage_are_recorded_and_empty_lines_ar
     first = 1000
     path = harness.logs / "access.log"
     path.write_text("".join(access_line(n) for n in range(first)))
-    async with _in_an_outage(harness, _source(harness), first) as sidecar:
+    async with _in_an_outage(harness, access_source(harness.logs), first) as sidecar:
         with path.open("a") as handle:
             for n in range(first, first + 10):
                 handle.write(access_line(n) + "\n\r\n")  # each followed by empty lines
@@ -135,7 +121,9 @@ async def test_the_read_ahead_gives_way_at_the_first_chunk_after_the_buffer_has_
 ) -> None:
     for name, first in (("a.log", 0), ("b.log", 100)):  # different heads: two files
         (harness.logs / name).write_text("".join(access_line(n) for n in range(first, first + 50)))
-    config = harness.config(sources=[_source(harness)], shipping={"read_chunk_bytes": 4096})
+    config = harness.config(
+        sources=[access_source(harness.logs)], shipping={"read_chunk_bytes": 4096}
+    )
     with _paused() as (budget, recorder):
         files, tap = _tap(config, budget, recorder)
         assert len(files.tailers) == 2
@@ -167,7 +155,7 @@ async def test_a_request_docker_split_into_parts_is_recorded_once_whole_during_a
     path = harness.logs / "c-json.log"
     path.write_text("".join(_docker(access_line(n).rstrip("\n")) for n in range(first)))
     long_request = access_line(first, padding="p" * 40 * 1024)  # 3 records in Docker's log
-    source = {**_source(harness), "format": "docker", "paths": [str(path)]}
+    source = {**access_source(harness.logs), "format": "docker", "paths": [str(path)]}
     async with _in_an_outage(harness, source, first) as sidecar:
         with path.open("a") as handle:
             # An empty line between records (not one Docker writes; a NUL-padded file
@@ -194,7 +182,7 @@ async def test_a_split_request_whose_last_part_has_not_come_is_left_to_the_inges
     long_request = access_line(5, padding="p" * 40 * 1024)
     parts = _docker(long_request.rstrip("\n")).splitlines(keepends=True)
     path.write_text(before + "".join(parts[:2]))
-    source = {**_source(harness), "format": "docker", "paths": [str(path)]}
+    source = {**access_source(harness.logs), "format": "docker", "paths": [str(path)]}
     # One chunk holds the file: the tap reads both parts before it gives way.
     config = harness.config(sources=[source], shipping={"read_chunk_bytes": 256 * 1024})
     with _paused() as (budget, recorder):

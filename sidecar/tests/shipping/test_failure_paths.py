@@ -16,15 +16,7 @@ import pytest
 from sidecar.shipping import encoding as encoding_module
 from sidecar.shipping import positions as positions_module
 
-from .access_requests import access_line, requests_recorded
-
-
-def _offset(harness) -> int:  # type: ignore[no-untyped-def]
-    try:
-        data = json.loads((harness.tmp_path / "positions.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return -1
-    return sum(entry["offset"] for entry in data["files"].values() if "offset" in entry)
+from .access_requests import access_line, access_source, paused_config, requests_recorded
 
 
 def _total(sidecar, harness, name: str) -> float:  # type: ignore[no-untyped-def]
@@ -53,7 +45,8 @@ async def test_1_timestamps_loki_cannot_store_are_bad_timestamp_and_shipped(harn
     )
     async with harness.running(harness.config()) as sidecar:
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="checkpoint at the end"
+            lambda: harness.saved_offset() == path.stat().st_size,
+            what="checkpoint at the end",
         )
         assert len(harness.loki.lines()) == 7
         assert (
@@ -66,23 +59,16 @@ async def test_1_timestamps_loki_cannot_store_are_bad_timestamp_and_shipped(harn
 
 
 async def test_1_an_entry_that_cannot_be_encoded_is_dropped_alone_and_acknowledged(
-    harness, monkeypatch, caplog
+    harness, poison_refused, caplog
 ):
-    real = encoding_module.ENCODERS["protobuf"]
-
-    def picky(streams):  # type: ignore[no-untyped-def]
-        if any("poison" in entry[1] for _, _, entries in streams for entry in entries):
-            raise ValueError("Value out of range")
-        return real(streams)
-
-    monkeypatch.setitem(encoding_module.ENCODERS, "protobuf", picky)
     path = harness.logs / "app.log"
     path.write_text(
         harness.json_line(1) + harness.json_line(2, note="poison") + harness.json_line(3)
     )
     async with harness.running(harness.config()) as sidecar:
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="checkpoint at the end"
+            lambda: harness.saved_offset() == path.stat().st_size,
+            what="checkpoint at the end",
         )
         assert sorted(json.loads(x)["message"] for x in harness.loki.lines()) == [
             "line 1",
@@ -129,7 +115,7 @@ async def test_4_a_wrong_shaped_positions_file_is_moved_aside_and_files_start_fr
     async with harness.running(harness.config()):
         await harness.eventually(lambda: len(harness.loki.lines()) == 2, what="2 lines")
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="new checkpoint"
+            lambda: harness.saved_offset() == path.stat().st_size, what="new checkpoint"
         )
     aside = list(harness.tmp_path.glob("positions.json.corrupt-*"))
     assert len(aside) == 1
@@ -140,7 +126,9 @@ async def test_4_a_negative_offset_in_a_matching_checkpoint_does_not_kill_readin
     path = harness.logs / "app.log"
     path.write_text(harness.json_line(1))
     async with harness.running(harness.config()):
-        await harness.eventually(lambda: _offset(harness) == path.stat().st_size, what="saved")
+        await harness.eventually(
+            lambda: harness.saved_offset() == path.stat().st_size, what="saved"
+        )
     data = json.loads((harness.tmp_path / "positions.json").read_text())
     for entry in data["files"].values():
         entry["offset"] = -100
@@ -148,7 +136,9 @@ async def test_4_a_negative_offset_in_a_matching_checkpoint_does_not_kill_readin
     with path.open("a") as handle:
         handle.write(harness.json_line(2))
     async with harness.running(harness.config()) as sidecar:
-        await harness.eventually(lambda: _offset(harness) == path.stat().st_size, what="read on")
+        await harness.eventually(
+            lambda: harness.saved_offset() == path.stat().st_size, what="read on"
+        )
         assert sidecar.ready()
     assert sorted(harness.loki.lines()) == sorted(
         [harness.json_line(1).strip(), harness.json_line(2).strip()]
@@ -193,7 +183,9 @@ async def test_4_the_temp_file_is_never_opened_through_a_symlink(harness):
     path = harness.logs / "app.log"
     path.write_text(harness.json_line(1))
     async with harness.running(harness.config()):
-        await harness.eventually(lambda: _offset(harness) == path.stat().st_size, what="saved")
+        await harness.eventually(
+            lambda: harness.saved_offset() == path.stat().st_size, what="saved"
+        )
     assert victim.read_text() == "keep me"
 
 
@@ -232,17 +224,7 @@ async def test_6_access_log_metrics_count_every_line_while_loki_is_down_and_once
     total = 3000
     path = harness.logs / "access.log"
     path.write_text("".join(access_line(n) for n in range(total)))
-    source = {
-        "name": "app",
-        "service_name": "svc",
-        "paths": [str(harness.logs / "*.log")],
-        "access_log": {"format": "json"},
-    }
-    config = harness.config(
-        sources=[source],
-        shipping={"buffer_max_bytes": 64 * 1024, "read_chunk_bytes": 16 * 1024},
-        loki={"batch_max_bytes": 16 * 1024, "max_in_flight": 1},
-    )
+    config = paused_config(harness, access_source(harness.logs))
     harness.loki.fail(500)
     async with harness.running(config) as sidecar:
         await harness.eventually(lambda: requests_recorded(sidecar) == total, what="every request")

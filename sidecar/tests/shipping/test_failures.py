@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 
 import httpx
@@ -59,7 +58,7 @@ async def test_400_is_not_retried_and_refused_entries_are_counted_by_reason(harn
         assert len(refusals) == 1  # logged once for the batch, not once per entry
         # The checkpoint moves past the refused batch: it would be refused again.
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="checkpoint advanced"
+            lambda: harness.saved_offset() == path.stat().st_size, what="checkpoint advanced"
         )
 
 
@@ -83,14 +82,6 @@ async def test_400_body_listing_entries_counts_each_reason(harness):
         assert harness.metric(sc, "sidecar_log_lines_shipped_total") == 2
 
 
-def _offset(harness) -> int:  # type: ignore[no-untyped-def]
-    try:
-        data = json.loads((harness.tmp_path / "positions.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return -1
-    return sum(entry["offset"] for entry in data["files"].values())
-
-
 async def test_loki_down_pauses_reading_keeps_checkpoint_and_stays_healthy(harness):
     harness.loki.fail(500)
     path = harness.logs / "app.log"
@@ -112,7 +103,7 @@ async def test_loki_down_pauses_reading_keeps_checkpoint_and_stays_healthy(harne
         assert 0 < read < total  # reading paused once the buffer filled
         assert sidecar.shipping.budget.used <= limit + 16 * 1024
         assert harness.metric(sidecar, "sidecar_log_lines_dropped_total", reason="rejected") == 0
-        assert max(_offset(harness), 0) == 0
+        assert max(harness.saved_offset(), 0) == 0
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{base}/health/live")).status_code == 200
             assert (await client.get(f"{base}/health/ready")).status_code == 200
@@ -137,7 +128,7 @@ async def test_shutdown_flushes_pending_lines_then_checkpoints(harness):
         )
         assert harness.loki.lines() == []
     assert len(harness.loki.lines()) == 2
-    assert _offset(harness) == path.stat().st_size
+    assert harness.saved_offset() == path.stat().st_size
 
 
 async def test_shutdown_with_loki_down_meets_the_deadline_and_keeps_lines(harness):
@@ -154,7 +145,7 @@ async def test_shutdown_with_loki_down_meets_the_deadline_and_keeps_lines(harnes
     )
     stop.set()
     await asyncio.wait_for(task, timeout=5)  # the deadline, not Loki, bounds shutdown
-    assert _offset(harness) == 0  # nothing acknowledged, nothing skipped
+    assert harness.saved_offset() == 0  # nothing acknowledged, nothing skipped
 
 
 async def test_tls_is_verified_by_default(tmp_path):

@@ -17,8 +17,8 @@ import yaml
 
 from tests.support import free_port, wait_http
 from tests.support.loki_double import LokiDouble
+from tests.support.sidecar_process import WrittenConfig, write_config
 from tests.support.sidecar_process import start as start_sidecar
-from tests.support.sidecar_process import write_config
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,9 @@ _FAST = {
 }
 
 
-def _config(tmp: Path, loki: LokiDouble) -> tuple[Path, int]:
+def _config(tmp: Path, loki: LokiDouble) -> WrittenConfig:
     source = {"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}
     return write_config(tmp, loki.url, [source], _FAST)
-
-
-def _positions(tmp: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads((tmp / "sidecar-state" / "positions.json").read_text())
 
 
 def _messages(loki: LokiDouble) -> list[str]:
@@ -53,7 +49,7 @@ def test_sigterm_flushes_then_checkpoints(tmp_path, loki):
     log.write_text(
         "".join(json.dumps({"level": "info", "message": f"m{n}"}) + "\n" for n in range(3))
     )
-    config, port = _config(tmp_path, loki)
+    config, port, positions = _config(tmp_path, loki)
     text = config.read_text()
     config.write_text(text.replace("batch_max_wait_seconds: 0.1", "batch_max_wait_seconds: 60"))
     process = start_sidecar(config, tmp_path / "sidecar.out")
@@ -70,8 +66,8 @@ def test_sigterm_flushes_then_checkpoints(tmp_path, loki):
         if process.poll() is None:
             process.kill()
     assert sorted(_messages(loki)) == ["m0", "m1", "m2"]
-    positions = _positions(tmp_path)
-    assert [e["offset"] for e in positions["files"].values()] == [log.stat().st_size]
+    files = json.loads(positions.read_text())["files"]
+    assert [e["offset"] for e in files.values()] == [log.stat().st_size]
 
 
 def _read_metric(port: int) -> str:
@@ -86,7 +82,7 @@ def _read_metric(port: int) -> str:
 def test_own_output_in_a_tailed_directory_is_not_shipped(tmp_path, loki):
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "app.log").write_text(json.dumps({"message": "from the app"}) + "\n")
-    config, port = _config(tmp_path, loki)
+    config, port, _ = _config(tmp_path, loki)
     # The sidecar's stdout lands inside its own glob: a feedback loop if it tailed it.
     process = start_sidecar(config, tmp_path / "logs" / "sidecar.log")
     try:
@@ -167,7 +163,7 @@ def test_chaos_kills_rotations_and_loki_failures_lose_nothing(tmp_path, loki):
     total = 15_000
     logs = tmp_path / "logs"
     logs.mkdir()
-    config, _port = _config(tmp_path, loki)
+    config, _, _ = _config(tmp_path, loki)
     writer = _Writer(logs, total, seconds=12.0)
     out = tmp_path / "sidecar.out"
     kills = 0
@@ -292,7 +288,7 @@ def test_3_symlinks_out_of_the_roots_proc_files_and_fifos_are_refused(tmp_path, 
     (logs / "secret.log").symlink_to(outside / "secret.log")
     (logs / "environ.log").symlink_to("/proc/self/environ")
     os.mkfifo(logs / "pipe.log")
-    config, port = _config(tmp_path, loki)
+    config, port, _ = _config(tmp_path, loki)
     out = tmp_path / "sidecar.out"
     process = start_sidecar(config, out)
     try:

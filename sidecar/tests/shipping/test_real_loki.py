@@ -22,8 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import wait_http
 from tests.support.loki import RunningLoki, line_counts, loki, now_ns
+from tests.support.sidecar_process import WrittenConfig, write_config
 from tests.support.sidecar_process import start as start_sidecar
-from tests.support.sidecar_process import write_config
 
 pytestmark = pytest.mark.integration
 SELECTOR = '{service_name="svc"}'
@@ -77,7 +77,7 @@ class Writer(threading.Thread):
         handle.close()
 
 
-def _config(tmp: Path, url: str) -> tuple[Path, int]:
+def _config(tmp: Path, url: str) -> WrittenConfig:
     source = {"name": "app", "service_name": "svc", "paths": [str(tmp / "logs" / "*")]}
     # Scans often and waits a second before releasing: the writer rotates every ~1 s.
     shipping = {"scan_interval_seconds": 0.1, "rotate_wait_seconds": 1}
@@ -124,7 +124,7 @@ def test_copytruncate_against_real_loki_pushes_each_line_once(tmp_path):
     total = 60_000
     (tmp_path / "logs").mkdir()
     with loki(tmp_path) as instance:
-        config, port = _config(tmp_path, instance.push_url)
+        config, port, _ = _config(tmp_path, instance.push_url)
         start = now_ns() - 60 * 10**9
         process = start_sidecar(config, tmp_path / "sidecar.out")
         try:
@@ -168,7 +168,7 @@ def test_chaos_against_real_loki_loses_nothing_and_returns_nothing_twice(tmp_pat
     total = 60_000
     (tmp_path / "logs").mkdir()
     with loki(tmp_path) as instance:
-        config, port = _config(tmp_path, instance.push_url)
+        config, port, _ = _config(tmp_path, instance.push_url)
         start = now_ns() - 60 * 10**9
         out = tmp_path / "sidecar.out"
         process = start_sidecar(config, out)

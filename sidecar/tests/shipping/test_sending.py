@@ -17,21 +17,12 @@ import threading
 
 from prometheus_client import CollectorRegistry
 from sidecar.app import Sidecar
-from sidecar.shipping import encoding as encoding_module
 from sidecar.shipping.budget import BufferBudget
 from sidecar.shipping.checkpoints import Checkpointer
 from sidecar.shipping.loki_client import LokiClient
 from sidecar.shipping.metrics import ShippingMetrics
 from sidecar.shipping.selfguard import SelfGuard
 from sidecar.shipping.source import SourcePipeline
-
-
-def _offset(harness) -> int:  # type: ignore[no-untyped-def]
-    try:
-        data = json.loads((harness.tmp_path / "positions.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return -1
-    return sum(entry["offset"] for entry in data["files"].values() if "offset" in entry)
 
 
 def _messages(harness) -> list[str]:  # type: ignore[no-untyped-def]
@@ -63,7 +54,7 @@ async def test_batches_in_flight_and_queued_at_the_shutdown_deadline_are_sent_af
     )
     stop.set()
     await asyncio.wait_for(task, timeout=10)  # the deadline, not Loki, bounds shutdown
-    assert _offset(harness) == 0  # nothing acknowledged, nothing skipped
+    assert harness.saved_offset() == 0  # nothing acknowledged, nothing skipped
     assert harness.loki.lines() == []
     # The queued batch was not counted as shipped either: it never left.
     assert harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 0
@@ -73,27 +64,20 @@ async def test_batches_in_flight_and_queued_at_the_shutdown_deadline_are_sent_af
         expected = sorted(f"line {n}" for n in range(60))
         await harness.eventually(lambda: _messages(harness) == expected, what="all 60 in Loki")
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="checkpoint at the end"
+            lambda: harness.saved_offset() == path.stat().st_size,
+            what="checkpoint at the end",
         )
 
 
 async def test_a_batch_none_of_whose_entries_encodes_is_dropped_whole_without_a_push(
-    harness, monkeypatch
+    harness, poison_refused
 ):
-    real = encoding_module.ENCODERS["protobuf"]
-
-    # Stands in for an encoder bug: no line read from a file makes protobuf fail.
-    def refuses_poison(streams):  # type: ignore[no-untyped-def]
-        if any("poison" in entry[1] for _, _, entries in streams for entry in entries):
-            raise ValueError("Value out of range")
-        return real(streams)
-
-    monkeypatch.setitem(encoding_module.ENCODERS, "protobuf", refuses_poison)
     path = harness.logs / "app.log"
     path.write_text(harness.json_line(1, note="poison") + harness.json_line(2, note="poison"))
     async with harness.running(harness.config()) as sidecar:
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="checkpoint past the batch"
+            lambda: harness.saved_offset() == path.stat().st_size,
+            what="checkpoint past the batch",
         )
         assert (
             harness.metric(sidecar, "sidecar_log_lines_dropped_total", reason="encoding_error") == 2
@@ -128,7 +112,8 @@ async def test_a_push_that_raises_unexpectedly_is_retried_and_its_lines_delivere
             lambda: _messages(harness) == ["line 1", "line 2"], what="both lines in Loki"
         )
         await harness.eventually(
-            lambda: _offset(harness) == path.stat().st_size, what="checkpoint at the end"
+            lambda: harness.saved_offset() == path.stat().st_size,
+            what="checkpoint at the end",
         )
         assert harness.metric(sidecar, "sidecar_log_ship_requests_total", outcome="error") == 1
         assert harness.metric(sidecar, "sidecar_log_lines_shipped_total") == 2

@@ -123,6 +123,17 @@ async def supervised(tmp_path: Path, loki: LokiDouble) -> AsyncIterator[Callable
         await running.supervisor.stop()
 
 
+async def _kill_twice(running: _Supervised) -> None:
+    """SIGKILL the child once it is ready, twice, each time until its restart is counted."""
+    sup = running.supervisor
+    for restarts in (1, 2):
+        await eventually(sup.ready, what="ready", timeout=60)
+        os.kill(sup.pid, signal.SIGKILL)
+        await eventually(
+            lambda n=restarts: running.restarts() == n, what=f"restart {restarts}", timeout=60
+        )
+
+
 def _restart_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
     return [
         r.restart_in_s  # type: ignore[attr-defined]
@@ -172,27 +183,13 @@ async def test_a_child_that_ran_long_enough_is_restarted_after_the_shortest_back
 ):
     # A child counts as stable after a minute; the test does not run one that long.
     monkeypatch.setattr(supervisor_module, "STABLE_AFTER_SECONDS", 0.0)
-    running = supervised()
-    sup = running.supervisor
-    for restarts in (1, 2):
-        await eventually(sup.ready, what="ready", timeout=60)
-        os.kill(sup.pid, signal.SIGKILL)
-        await eventually(
-            lambda n=restarts: running.restarts() == n, what=f"restart {restarts}", timeout=60
-        )
+    await _kill_twice(supervised())
     # Without the reset the second delay doubles (test_isolation.py sees 1 s, 2 s, ...).
     assert _restart_delays(caplog) == [1.0, 1.0]
 
 
 async def test_the_backoff_doubles_for_a_child_that_keeps_failing(supervised, caplog):
-    running = supervised()
-    sup = running.supervisor
-    for restarts in (1, 2):
-        await eventually(sup.ready, what="ready", timeout=60)
-        os.kill(sup.pid, signal.SIGKILL)
-        await eventually(
-            lambda n=restarts: running.restarts() == n, what=f"restart {restarts}", timeout=60
-        )
+    await _kill_twice(supervised())
     assert _restart_delays(caplog) == [1.0, 2.0]
 
 

@@ -76,7 +76,7 @@ class Discovery:
                     info = os.stat(path)
                 except OSError:
                     continue  # vanished between glob and stat, or a dangling link
-                dev_ino = (info.st_dev, info.st_ino)
+                dev_ino = _identity(info)
                 if dev_ino in found:
                     continue
                 if dev_ino in known or self._allowed(path, info):
@@ -128,7 +128,7 @@ class Discovery:
             self._errors.log(logging.ERROR, path, "cannot open log file", extra)
             return None
         info = os.fstat(fd)
-        if (info.st_dev, info.st_ino) != dev_ino or not stat.S_ISREG(info.st_mode):
+        if _identity(info) != dev_ino or not stat.S_ISREG(info.st_mode):
             os.close(fd)  # replaced between stat and open; the next scan looks again
             return None
         return fd
